@@ -1,0 +1,66 @@
+"""Impasto: an interactive art-image studio (Gradio Blocks app).
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share]
+
+The four tabs are built from what the plugin registry holds; nothing loads a
+model until a job needs it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import gradio as gr
+
+from core import __version__
+from core.registry import Registry, get_registry
+from core.ui import analyze_tab, api, generate_tab, plugins_tab, stylize_tab, transfer_tab
+
+TITLE = "Impasto"
+DESCRIPTION = ("Type a prompt, pick a style, and finish the picture: generate, analyse, "
+               "transfer and stylize art images.")
+QUEUE_SIZE = int(os.environ.get("IMPASTO_QUEUE_SIZE", "64"))
+MODEL_JOBS_AT_ONCE = 1   # one job on the shared device at a time
+
+
+def build_app(registry: Registry | None = None) -> gr.Blocks:
+    registry = registry or get_registry()
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# 🎨 {TITLE}\n{DESCRIPTION}")
+        with gr.Tab("Generate"):
+            generate_tab.build(registry)
+        with gr.Tab("Analyze"):
+            analyze_tab.build(registry)
+        with gr.Tab("Transfer"):
+            transfer_tab.build(registry)
+        with gr.Tab("Stylize"):
+            stylize_tab.build(registry)
+        with gr.Tab("Plugins"):
+            plugins_tab.build(registry)
+        api.build(registry)
+        gr.Markdown(f"<small>Impasto {__version__}</small>")
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_JOBS_AT_ONCE)
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=DESCRIPTION)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="also make a public gradio.live link")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    demo = build_app()
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
+                theme=gr.themes.Soft(), max_file_size="25mb", show_error=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The four jobs of Impasto, shared by the app, the CLI and the API.
+
+Each function takes plain values, checks them (raising UserError with a clear
+message), finds the plugin in the registry, runs it under the device lock, and
+returns plain results. The app and the CLI only translate to and from these.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from PIL import Image
+
+from core import limits
+from core.errors import JobError, UnavailableError, UserError
+from core.hookspecs import (GenerateRequest, ProgressFn, StyleBlend, TransferRequest,
+                            no_progress)
+from core.images import ImageSource, load_image
+from core.models import cache
+from core.params import validate_params
+from core.recipe import Recipe, apply_recipe, parse_recipe
+from core.registry import Registry, get_registry
+from core.style import StyleChoice, check_weights, parse_presets, parse_style_spec  # noqa: F401
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIN_STYLE_SIDE = 32          # smaller pictures carry no usable style or content
+DEFAULT_BACKEND = "transformer"
+DEFAULT_ENGINE = "magenta"
+PALETTE_FILTER = "recolor"   # the Stylize operation that maps an image onto a palette
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def run_plugin(what: str, call: Callable[[], T], *, device: bool = True) -> T:
+    """Run one plugin call: under the device lock (when it uses models), with any
+    unexpected exception turned into a one-line JobError naming the plugin."""
+    try:
+        if device:
+            with cache.job():
+                return call()
+        return call()
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin bug fails this job only
+        log.exception("%s failed", what)
+        raise JobError(f"{what} failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
+
+
+def clean_prompt(prompt: Any) -> str:
+    """Strip control characters and squeeze whitespace; refuse empty or endless prompts."""
+    if not isinstance(prompt, str):
+        raise UserError("prompt must be text")
+    if len(prompt) > limits.MAX_PROMPT_CHARS * 4:
+        raise UserError(f"prompt is {len(prompt)} characters; the limit is {limits.MAX_PROMPT_CHARS}")
+    text = " ".join(_CONTROL.sub(" ", prompt).split())
+    if not text:
+        raise UserError("prompt is empty: describe the picture you want")
+    if len(text) > limits.MAX_PROMPT_CHARS:
+        raise UserError(f"prompt is {len(text)} characters; the limit is {limits.MAX_PROMPT_CHARS}")
+    return text
+
+
+def check_int(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a whole number, got {value!r}") from None
+    if not math.isfinite(number) or number != int(number):
+        raise UserError(f"{name} must be a whole number, got {value!r}")
+    if not low <= number <= high:
+        raise UserError(f"{name} must be between {low} and {high}, got {int(number)}")
+    return int(number)
+
+
+def check_fraction(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number between 0 and 1, got {value!r}") from None
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise UserError(f"{name} must be between 0 and 1, got {value!r}")
+    return number
+
+
+# ------------------------------------------------------------------------ generate
+
+
+@dataclass
+class GenerateResult:
+    images: list[Image.Image]
+    backend: str
+    seed: int
+    seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def generate(prompt: str, *, backend: str = DEFAULT_BACKEND, n: int = 1, seed: int = 0,
+             params: Mapping[str, Any] | None = None, style: str | None = None,
+             style_strength: float = 1.0, recipe: Any = None,
+             init_image: ImageSource | None = None, registry: Registry | None = None,
+             progress: ProgressFn = no_progress) -> GenerateResult:
+    """Text (+ optional style and recipe) to images."""
+    registry = registry or get_registry()
+    started = time.perf_counter()
+    generator = registry.get("generators", backend)
+    prompt = clean_prompt(prompt)
+    n = check_int(n, "number of images", 1, limits.MAX_IMAGES_PER_REQUEST)
+    seed = check_int(seed, "seed", 0, 2**32 - 1)
+    checked = validate_params(generator.params, params, owner=backend)
+    style_choice = parse_style_spec(style)
+    style_strength = check_fraction(style_strength, "style strength")
+    parsed_recipe = parse_recipe(recipe, registry.filters)
+    init = load_image(init_image, what="starting image") if init_image is not None else None
+
+    request = GenerateRequest(prompt=prompt, n=n, seed=seed, params=checked, init_image=init)
+    images = run_plugin(f"generator {backend!r}", lambda: generator.generate(request, progress))
+    if not isinstance(images, list) or len(images) != n or \
+            not all(isinstance(im, Image.Image) for im in images):
+        raise JobError(f"generator {backend!r} did not return {n} image(s)")
+    images = [im.convert("RGB") for im in images]
+    if style_choice.kind != "none":
+        images = [apply_style(im, style_choice, style_strength, registry, progress) for im in images]
+    if parsed_recipe.ops:
+        images = [stylize(im, parsed_recipe, registry=registry).image for im in images]
+    settings = {"prompt": prompt, "backend": backend, "n": n, "seed": seed, "params": checked,
+                "style": style or "none", "style_strength": style_strength,
+                "recipe": parsed_recipe.to_json() if parsed_recipe.ops else None,
+                "model_version": getattr(generator, "version", None)}
+    return GenerateResult(images, backend, seed, time.perf_counter() - started, settings)
+
+
+def apply_style(image: Image.Image, choice: StyleChoice, strength: float,
+                registry: Registry, progress: ProgressFn = no_progress) -> Image.Image:
+    """The style step of generation: a transfer for presets/images, a recolour for palettes."""
+    if choice.kind == "palette":
+        if PALETTE_FILTER not in registry.filters:
+            raise UnavailableError("palette styles need the 'recolor' operation of the stylize plugin")
+        recipe = parse_recipe({"ops": [{"op": PALETTE_FILTER, "params": {"palette": choice.palette}}]},
+                              registry.filters)
+        styled = stylize(image, recipe, registry=registry).image
+        return Image.blend(image, styled.convert("RGB"), strength) if strength < 1 else styled
+    blend = StyleBlend(presets=choice.presets)
+    if choice.kind == "image":
+        blend.images = [(load_image(choice.image_path or "", min_side=MIN_STYLE_SIDE,
+                                    what="style image"), 1.0)]
+    return transfer(image, blend, strength=strength, max_size=max(image.size),
+                    registry=registry, progress=progress).image
+
+
+# ------------------------------------------------------------------------ transfer
+
+
+@dataclass
+class TransferResult:
+    image: Image.Image
+    engine: str
+    seconds: float
+
+
+def default_engine(registry: Registry) -> str:
+    if DEFAULT_ENGINE in registry.style_transfers:
+        return DEFAULT_ENGINE
+    if registry.style_transfers:
+        return sorted(registry.style_transfers)[0]
+    raise UnavailableError("no style-transfer engine is installed")
+
+
+def make_blend(presets: Sequence[tuple[int, float]] = (),
+               images: Sequence[tuple[ImageSource, float]] = ()) -> StyleBlend:
+    """Check and normalise a blend of presets and style images."""
+    if not presets and not images:
+        raise UserError("choose a style: a preset or a style image")
+    items = list(presets) + list(images)
+    if len(items) > 8:
+        raise UserError("at most 8 styles can be blended")
+    weights = check_weights([w for _, w in items], "style weights")
+    loaded = [(load_image(src, min_side=MIN_STYLE_SIDE, what=f"style image {i + 1}"), 1.0)
+              for i, (src, _) in enumerate(images)]
+    preset_part = [(int(p), w) for (p, _), w in zip(presets, weights)]
+    image_part = [(im, w) for (im, _), w in zip(loaded, weights[len(presets):])]
+    return StyleBlend(presets=preset_part, images=image_part)
+
+
+def transfer(content: ImageSource, style: StyleBlend, *, engine: str | None = None,
+             strength: float = 1.0, preserve_color: bool = False, max_size: int = 1024,
+             params: Mapping[str, Any] | None = None, registry: Registry | None = None,
+             progress: ProgressFn = no_progress) -> TransferResult:
+    registry = registry or get_registry()
+    started = time.perf_counter()
+    name = engine or default_engine(registry)
+    plugin = registry.get("style_transfers", name)
+    image = load_image(content, min_side=MIN_STYLE_SIDE, what="content image")
+    for index, _ in style.presets:
+        if plugin.presets and not 0 <= index < len(plugin.presets):
+            raise UserError(f"preset {index} does not exist; {name} has presets 0–{len(plugin.presets) - 1}")
+    request = TransferRequest(
+        content=image, style=style, strength=check_fraction(strength, "strength"),
+        preserve_color=bool(preserve_color),
+        max_size=check_int(max_size, "max size", MIN_STYLE_SIDE, limits.MAX_OUTPUT_SIDE),
+        params=validate_params(plugin.params, params, owner=name))
+    result = run_plugin(f"style transfer {name!r}", lambda: plugin.transfer(request, progress))
+    if not isinstance(result, Image.Image):
+        raise JobError(f"style transfer {name!r} returned no image")
+    return TransferResult(result.convert("RGB"), name, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------ analyze
+
+
+@dataclass
+class AnalyzeResult:
+    data: dict[str, Any]
+    figures: dict[str, Image.Image]
+    seconds: float
+
+
+def analyze(image_source: ImageSource, *, registry: Registry | None = None,
+            params: Mapping[str, Mapping[str, Any]] | None = None) -> AnalyzeResult:
+    """Run every analyzer and merge their data (pixels only, never metadata)."""
+    registry = registry or get_registry()
+    if not registry.analyzers:
+        raise UnavailableError("no analyzer is installed")
+    started = time.perf_counter()
+    image = load_image(image_source, min_side=8, what="image to analyse")
+    data: dict[str, Any] = {}
+    figures: dict[str, Image.Image] = {}
+    for name in sorted(registry.analyzers):
+        analyzer = registry.analyzers[name]
+        checked = validate_params(analyzer.params, (params or {}).get(name), owner=name)
+        uses_models = bool(getattr(analyzer, "uses_models", False))
+        result = run_plugin(f"analyzer {name!r}", lambda a=analyzer, c=checked: a.analyze(image, c),
+                            device=uses_models)
+        data.update(result.data)
+        figures.update(result.figures)
+    return AnalyzeResult(data, figures, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------ stylize
+
+
+@dataclass
+class StylizeResult:
+    image: Image.Image
+    recipe: Recipe
+    seconds: float
+
+
+def stylize(image_source: ImageSource, recipe: Any, *, registry: Registry | None = None,
+            keep_alpha: bool = True, progress: ProgressFn = no_progress) -> StylizeResult:
+    registry = registry or get_registry()
+    started = time.perf_counter()
+    parsed = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe, registry.filters)
+    image = load_image(image_source, keep_alpha=keep_alpha, what="image to stylize")
+    result = apply_recipe(image, parsed, registry.filters, progress)
+    return StylizeResult(result, parsed, time.perf_counter() - started)

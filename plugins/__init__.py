@@ -1,0 +1,1 @@
+"""Built-in Impasto plugins: one package each. They use ``core``, never each other."""
