@@ -70,11 +70,11 @@ class Registry:
         except Exception as exc:  # noqa: BLE001 - a bad plugin must not stop start-up
             _unregister_quietly(self.pm, plugin)
             return _fail(record, exc)
-        record.hooks = sorted(impl.name for impl in self._hookimpls(name))
+        record.hooks = sorted(hook for hook, _ in self._hookimpls(name))
         staged: dict[str, list[Any]] = {}
         try:
-            for impl in self._hookimpls(name):
-                kind, protocol = KINDS[impl.name]
+            for hook, impl in self._hookimpls(name):
+                kind, protocol = KINDS[hook]
                 box = staged.setdefault(kind, [])
                 impl.function(register=lambda obj, _k=kind, _p=protocol, _b=box:
                               _b.append(_check_object(obj, _k, _p)))
@@ -91,11 +91,13 @@ class Registry:
         record.note = note() if callable(note) else note
         return record
 
-    def _hookimpls(self, plugin_name: str) -> Iterator[Any]:
+    def _hookimpls(self, plugin_name: str) -> Iterator[tuple[str, Any]]:
+        """(hook name, implementation) of one plugin: hooks are called plugin by
+        plugin so that one plugin's failure cannot abort another's registration."""
         for hook_name in KINDS:
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name == plugin_name:
-                    yield impl
+                    yield hook_name, impl
 
     def _check_names(self, staged: dict[str, list[Any]]) -> None:
         for kind, objects in staged.items():
@@ -139,7 +141,9 @@ def _check_object(obj: Any, kind: str, protocol: type) -> Any:
     author can act on."""
     what = f"{kind[:-1].replace('_', ' ')} {getattr(obj, 'name', obj)!r}"
     if not isinstance(obj, protocol):
-        missing = [a for a in protocol.__protocol_attrs__ if not hasattr(obj, a)]  # type: ignore[attr-defined]
+        members = set(protocol.__annotations__) | {
+            k for k, v in vars(protocol).items() if callable(v) and not k.startswith("_")}
+        missing = sorted(a for a in members if not hasattr(obj, a))
         raise TypeError(f"{what} does not follow the {protocol.__name__} protocol; missing: {', '.join(missing)}")
     if not isinstance(obj.name, str) or not obj.name.replace("-", "_").isidentifier():
         raise TypeError(f"{what}: name must be a short identifier such as 'my_filter'")

@@ -12,7 +12,7 @@ import gradio as gr
 
 from core import pipeline
 from core.registry import Registry
-from core.ui.common import IMAGE_FORMAT, parse_json_field
+from core.ui.common import IMAGE_FORMAT, image_input, parse_json_field
 from core.ui.controls import progress_fn, user_errors
 
 
@@ -54,12 +54,12 @@ def _analyze_endpoint(registry: Registry) -> None:
             raise pipeline.UserError("upload an image to analyse")
         return pipeline.analyze(image, registry=registry).data
 
-    gr.Button(visible=False).click(analyze, [gr.Image(type="filepath")], [gr.JSON()],
+    gr.Button(visible=False).click(analyze, [image_input("image")], [gr.JSON()],
                                    api_name="analyze", concurrency_limit=2)
 
 
 def _transfer_endpoint(registry: Registry) -> None:
-    inputs = [gr.Image(type="filepath", label="content"), gr.Image(type="filepath", label="style_image"),
+    inputs = [image_input("content"), image_input("style_image"),
               gr.Textbox(label="preset", value=""), gr.Number(label="strength", value=1.0),
               gr.Checkbox(label="preserve_color", value=False),
               gr.Number(label="max_size", value=1024, precision=0)]
@@ -92,6 +92,6 @@ def _stylize_endpoint(registry: Registry) -> None:
         return result.image, {"recipe": result.recipe.to_json(), "seconds": round(result.seconds, 3)}
 
     gr.Button(visible=False).click(
-        stylize, [gr.Image(type="filepath"), gr.Textbox(label="recipe")],
+        stylize, [image_input("image"), gr.Textbox(label="recipe")],
         [gr.Image(type="pil", format=IMAGE_FORMAT, image_mode=None), gr.JSON()],
         api_name="stylize", concurrency_limit=2)

@@ -1,6 +1,7 @@
 """Small UI helpers shared by several tabs."""
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -9,10 +10,31 @@ import gradio as gr
 IMAGE_FORMAT = "png"   # lossless: what a person downloads is what was computed
 
 
-def image_input(label: str, **kwargs: Any) -> gr.Image:
-    """An upload box that hands a file path to core.images (the one safe door)."""
-    return gr.Image(label=label, type="filepath", format=IMAGE_FORMAT,
-                    sources=["upload", "clipboard"], **kwargs)
+class SafeImage(gr.Image):
+    """An image upload that hands the untouched upload to ``core.images``.
+
+    ``gr.Image`` would open the file with Pillow itself (any format, no limits)
+    before our code sees it; this one passes on the file path (or the bytes of a
+    pasted data URL) so that ``core.images.load_image`` stays the only door.
+    """
+
+    def get_block_name(self) -> str:
+        return "image"   # the same front-end component as gr.Image
+
+    def preprocess(self, payload: Any) -> str | bytes | None:  # type: ignore[override]
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):
+            from gradio import processing_utils
+
+            return base64.b64decode(processing_utils.extract_base64_data(payload.url))
+        return str(payload.path) if payload.path else None
+
+
+def image_input(label: str, **kwargs: Any) -> SafeImage:
+    """An upload box for a user image (checked by core.images when used)."""
+    kwargs.setdefault("sources", ["upload", "clipboard"])
+    return SafeImage(label=label, type="filepath", format=IMAGE_FORMAT, **kwargs)
 
 
 def image_output(label: str, **kwargs: Any) -> gr.Image:
