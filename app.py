@@ -14,8 +14,9 @@ import sys
 
 import gradio as gr
 
-from core import __version__
+from core import __version__, limits
 from core.registry import Registry, get_registry
+from core.ui import sharing
 from core.ui import analyze_tab, api, generate_tab, plugins_tab, stylize_tab, transfer_tab
 
 TITLE = "Impasto"
@@ -49,16 +50,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=DESCRIPTION)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--share", action="store_true", help="also make a public gradio.live link")
+    parser.add_argument("--share", action="store_true",
+                        help="also make a public gradio.live link (needs --auth or --auth-file)")
+    parser.add_argument("--auth", action="append", metavar="USER:PASS",
+                        help="require this login (repeatable); IMPASTO_AUTH works too")
+    parser.add_argument("--auth-file", metavar="PATH", help="a file of user:pass lines")
+    parser.add_argument("--share-without-auth", action="store_true",
+                        help="make a public link that ANYONE who finds it can use (not recommended)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    try:
+        plan = sharing.plan_launch(args, os.environ)
+    except sharing.LaunchRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     demo = build_app()
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                theme=gr.themes.Soft(), max_file_size="25mb", show_error=False)
+    demo.launch(server_name=plan.host, server_port=args.port, share=plan.share, auth=plan.auth,
+                auth_message="Impasto: sign in with the credentials you were given.",
+                theme=gr.themes.Soft(), max_file_size=limits.MAX_IMAGE_BYTES, show_error=False)
     return 0
 
 
