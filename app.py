@@ -24,12 +24,17 @@ DESCRIPTION = ("Type a prompt, pick a style, and finish the picture: generate, a
                "transfer and stylize art images.")
 QUEUE_SIZE = int(os.environ.get("IMPASTO_QUEUE_SIZE", "64"))
 MODEL_JOBS_AT_ONCE = 1   # one job on the shared device at a time
+# System fonts only: the default theme fetches web fonts, which fails offline and
+# tells a third party who opened the app.
+_SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"]
+THEME = gr.themes.Soft(primary_hue="orange", secondary_hue="violet", font=_SYSTEM_FONTS,
+                       font_mono=["ui-monospace", "Consolas", "monospace"])
 
 
 def build_app(registry: Registry | None = None) -> gr.Blocks:
     registry = registry or get_registry()
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"# 🎨 {TITLE}\n{DESCRIPTION}")
+        gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
         with gr.Tab("Generate"):
             generate_tab.build(registry)
         with gr.Tab("Analyze"):
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_app()
     demo.launch(server_name=plan.host, server_port=args.port, share=plan.share, auth=plan.auth,
                 auth_message="Impasto: sign in with the credentials you were given.",
-                theme=gr.themes.Soft(), max_file_size=limits.MAX_IMAGE_BYTES, show_error=False)
+                theme=THEME, max_file_size=limits.MAX_IMAGE_BYTES, show_error=False)
     return 0
 
 
