@@ -16,7 +16,7 @@ import gradio as gr
 
 from core import __version__, limits
 from core.registry import Registry, get_registry
-from core.ui import sharing
+from core.ui import fairness, sharing
 from core.ui import analyze_tab, api, generate_tab, plugins_tab, stylize_tab, transfer_tab
 
 TITLE = "Impasto"
@@ -33,7 +33,10 @@ THEME = gr.themes.Soft(primary_hue="orange", secondary_hue="violet", font=_SYSTE
 
 def build_app(registry: Registry | None = None) -> gr.Blocks:
     registry = registry or get_registry()
-    with gr.Blocks(title=TITLE) as demo:
+    # Temp files of finished jobs are deleted once an hour when older than an hour,
+    # so a day of traffic cannot fill the disk.
+    ttl = limits.CACHE_TTL_S
+    with gr.Blocks(title=TITLE, delete_cache=(ttl, ttl)) as demo:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
         with gr.Tab("Generate"):
             generate_tab.build(registry)
@@ -48,6 +51,7 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
         api.build(registry)
         gr.Markdown(f"<small>Impasto {__version__}</small>")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_JOBS_AT_ONCE)
+    fairness.limit_jobs_per_client(demo, limits.MAX_JOBS_PER_CLIENT)
     return demo
 
 

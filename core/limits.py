@@ -20,3 +20,6 @@ MAX_IMAGES_PER_REQUEST = _int_env("IMPASTO_MAX_IMAGES", 16)
 MAX_RECIPE_OPS = _int_env("IMPASTO_MAX_RECIPE_OPS", 100)
 MAX_RECIPE_BYTES = _int_env("IMPASTO_MAX_RECIPE_BYTES", 256 * 1024)
 MAX_OUTPUT_SIDE = _int_env("IMPASTO_MAX_OUTPUT_SIDE", 2048)
+JOB_TIMEOUT_S = _int_env("IMPASTO_JOB_TIMEOUT", 300)                      # one plugin call
+MAX_JOBS_PER_CLIENT = _int_env("IMPASTO_MAX_JOBS_PER_CLIENT", 4)          # queued + running
+CACHE_TTL_S = _int_env("IMPASTO_CACHE_TTL", 3600)                        # temp files of finished jobs

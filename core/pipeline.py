@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -36,18 +37,60 @@ PALETTE_FILTER = "recolor"   # the Stylize operation that maps an image onto a p
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
-def run_plugin(what: str, call: Callable[[], T], *, device: bool = True) -> T:
-    """Run one plugin call: under the device lock (when it uses models), with any
-    unexpected exception turned into a one-line JobError naming the plugin."""
+class JobTimeout(JobError):
+    """A plugin ran past the job time limit."""
+
+
+class _Abandoned(Exception):
+    """Raised inside an abandoned plugin call at its next progress report."""
+
+
+def run_plugin(what: str, call: Callable[[ProgressFn], T], progress: ProgressFn = no_progress,
+               *, device: bool = True, timeout: float | None = None) -> T:
+    """Run one plugin call with the safety every job gets:
+
+    - under the device lock when it uses models (released whatever happens);
+    - within ``timeout`` seconds (``IMPASTO_JOB_TIMEOUT``, default 300): a plugin
+      that hangs fails the job, and its next progress report stops it;
+    - any unexpected exception becomes a one-line JobError naming the plugin.
+    """
+    timeout = timeout if timeout is not None else limits.JOB_TIMEOUT_S
+    abandoned = threading.Event()
+
+    def guarded_progress(fraction: float, message: str = "") -> None:
+        if abandoned.is_set():
+            raise _Abandoned()
+        progress(fraction, message)
+
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = call(guarded_progress)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            outcome["error"] = exc
+
+    def run() -> T:
+        worker = threading.Thread(target=work, name=f"job: {what}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            abandoned.set()
+            log.error("%s did not finish within %s s; abandoned", what, timeout)
+            raise JobTimeout(f"{what} did not finish within {timeout:g} s and was stopped")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
     try:
         if device:
             with cache.job():
-                return call()
-        return call()
-    except UserError:
+                return run()
+        return run()
+    except (UserError, JobError):
         raise
     except Exception as exc:  # noqa: BLE001 - a plugin bug fails this job only
-        log.exception("%s failed", what)
+        log.error("%s failed", what, exc_info=exc)
         raise JobError(f"{what} failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
 
 
@@ -118,7 +161,7 @@ def generate(prompt: str, *, backend: str = DEFAULT_BACKEND, n: int = 1, seed: i
     init = load_image(init_image, what="starting image") if init_image is not None else None
 
     request = GenerateRequest(prompt=prompt, n=n, seed=seed, params=checked, init_image=init)
-    images = run_plugin(f"generator {backend!r}", lambda: generator.generate(request, progress))
+    images = run_plugin(f"generator {backend!r}", lambda p: generator.generate(request, p), progress)
     if not isinstance(images, list) or len(images) != n or \
             not all(isinstance(im, Image.Image) for im in images):
         raise JobError(f"generator {backend!r} did not return {n} image(s)")
@@ -203,7 +246,7 @@ def transfer(content: ImageSource, style: StyleBlend, *, engine: str | None = No
         preserve_color=bool(preserve_color),
         max_size=check_int(max_size, "max size", MIN_STYLE_SIDE, limits.MAX_OUTPUT_SIDE),
         params=validate_params(plugin.params, params, owner=name))
-    result = run_plugin(f"style transfer {name!r}", lambda: plugin.transfer(request, progress))
+    result = run_plugin(f"style transfer {name!r}", lambda p: plugin.transfer(request, p), progress)
     if not isinstance(result, Image.Image):
         raise JobError(f"style transfer {name!r} returned no image")
     return TransferResult(result.convert("RGB"), name, time.perf_counter() - started)
@@ -233,7 +276,7 @@ def analyze(image_source: ImageSource, *, registry: Registry | None = None,
         analyzer = registry.analyzers[name]
         checked = validate_params(analyzer.params, (params or {}).get(name), owner=name)
         uses_models = bool(getattr(analyzer, "uses_models", False))
-        result = run_plugin(f"analyzer {name!r}", lambda a=analyzer, c=checked: a.analyze(image, c),
+        result = run_plugin(f"analyzer {name!r}", lambda _p, a=analyzer, c=checked: a.analyze(image, c),
                             device=uses_models)
         data.update(result.data)
         figures.update(result.figures)
