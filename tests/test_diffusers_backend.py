@@ -1,7 +1,9 @@
 """Diffusers backend, offline: a tiny Stable Diffusion pipeline with random weights is
 built from configs, saved with ``save_pretrained`` and served through
 IMPASTO_DIFFUSERS_MODELS exactly like a hub model would be: through the plugin,
-the CLI and the ``/generate`` endpoint, same seed -> same pixels."""
+the CLI and the ``/generate`` endpoint, same seed -> same pixels. (The tiny
+pipeline and its character-level CLIP tokenizer are written by
+``plugins/diffusers_backend/tiny.py``; its pictures are coloured noise.)"""
 from __future__ import annotations
 
 import json
@@ -26,53 +28,11 @@ BACKEND = "diffusers_tiny_sd"
 # ---------------------------------------------------------------------- fixtures
 
 
-def _write_tokenizer(folder: Path) -> None:
-    """A CLIP tokenizer with a character vocabulary and no merges: enough to turn
-    any lowercase prompt into ids, written as the vocab/merges files CLIP uses."""
-    folder.mkdir(parents=True)
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for char in "abcdefghijklmnopqrstuvwxyz":
-        vocab[char] = len(vocab)
-        vocab[char + "</w>"] = len(vocab)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 77}))
-
-
-def build_tiny_pipeline(folder: Path) -> None:
-    import torch
-    from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline,
-                           UNet2DConditionModel)
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=16, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16,
-        attention_head_dim=2, norm_num_groups=4)
-    vae = AutoencoderKL(  # two blocks: 2x downsampling, so the native size is 16 * 2 = 32 px
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=4, sample_size=32)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
-        pad_token_id=1))
-    _write_tokenizer(folder.parent / "tokenizer-src")
-    tokenizer = CLIPTokenizer.from_pretrained(folder.parent / "tokenizer-src")
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
-                                       beta_schedule="scaled_linear", steps_offset=1)
-    StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                            scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(folder)
-
-
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("diffusers") / "tiny-sd"
-    build_tiny_pipeline(folder)
-    return folder
+    from plugins.diffusers_backend.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("diffusers") / "tiny-sd")
 
 
 @pytest.fixture(scope="module")
@@ -297,6 +257,24 @@ def test_bad_hub_ids_name_what_was_tried(tiny_registry):
         generate(tiny_registry, backend="diffusers_sd_turbo_typo")
     with pytest.raises(UnavailableError, match="not an existing folder and not a hub id of the form"):
         generate(tiny_registry, backend="diffusers_not_a_model_id")
+
+
+def test_half_precision_prefers_fp16_weight_files_and_falls_back(tiny_dir, tmp_path, monkeypatch):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from plugins.diffusers_backend.config import spec_for
+    from plugins.diffusers_backend.loading import get_model
+
+    StableDiffusionPipeline.from_pretrained(tiny_dir).save_pretrained(tmp_path / "fp16-only",
+                                                                      variant="fp16")
+    shutil.copytree(tiny_dir, tmp_path / "full-only")
+    monkeypatch.setenv("IMPASTO_DIFFUSERS_DTYPE", "bfloat16")
+    registry = _load_registry(monkeypatch, f"{tmp_path / 'fp16-only'},{tmp_path / 'full-only'}")
+    for folder in ("fp16-only", "full-only"):
+        spec = spec_for(str(tmp_path / folder))
+        assert generate(registry, backend=spec.name).images[0].size == (32, 32)
+        assert get_model(spec).text2image.unet.dtype == torch.bfloat16
 
 
 def test_placement_follows_the_device_and_the_memory_budget(monkeypatch):

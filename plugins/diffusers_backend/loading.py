@@ -153,17 +153,23 @@ def read_model_index(index_path: Any, source: str) -> dict[str, Any]:
 
 
 def _from_pretrained(spec: ModelSpec, dtype: Any) -> Any:
+    import torch
     from diffusers import AutoPipelineForText2Image
 
     where = (f"folder {spec.path}" if spec.kind == "local"
              else f"Hugging Face Hub repo {spec.source}" + (" (offline: local cache only)"
                                                              if hub_offline() else ""))
+    source = str(spec.path) if spec.path is not None else spec.source
+    options = dict(use_safetensors=True, local_files_only=hub_offline(), **_dtype_kwarg(dtype))
     try:
-        return AutoPipelineForText2Image.from_pretrained(
-            str(spec.path) if spec.path is not None else spec.source,
-            use_safetensors=True, local_files_only=hub_offline(), **_dtype_kwarg(dtype))
-    except UserError:
-        raise
+        if dtype != torch.float32:
+            # Most hub pipelines also ship half-size "fp16" weight files: half the
+            # download and RAM. Pipelines without them load their full files.
+            try:
+                return AutoPipelineForText2Image.from_pretrained(source, variant="fp16", **options)
+            except Exception:  # noqa: BLE001 - the second attempt reports the real cause
+                log.info("%s has no usable fp16 variant; loading its full weights", spec.source)
+        return AutoPipelineForText2Image.from_pretrained(source, **options)
     except Exception as exc:  # noqa: BLE001 - any loading failure is this model's, not the app's
         log.info("loading %s failed", spec.source, exc_info=True)   # details for the server log
         raise UnavailableError(f"could not load diffusers model {spec.source!r} from {where}: "
