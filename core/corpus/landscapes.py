@@ -120,6 +120,15 @@ def _clip_terrain(top: np.ndarray, scene: LandscapeScene) -> np.ndarray:
     return np.clip(top, SKY_ROWS + 1, scene.water_top - MIN_TERRAIN_BAND)
 
 
+def silhouettes(scene: LandscapeScene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(xs, back, front)``: the top row of the two terrain layers at each x."""
+    rng = np.random.default_rng([scene.detail_seed, 1])
+    xs = np.linspace(-1, 65, 133)
+    back = _clip_terrain(_silhouette(scene.claim.terrain, scene.horizon - 3, rng, xs), scene)
+    front = _clip_terrain(_silhouette(scene.claim.terrain, scene.horizon + 3, rng, xs, 0.7), scene)
+    return xs, back, front
+
+
 # --------------------------------------------------------------------------- drawing
 
 
@@ -143,10 +152,8 @@ def render_landscape(scene: LandscapeScene, size: int = NATIVE_SIZE) -> Image.Im
     if claim.clouds:
         _draw_clouds(draw, rng, CLOUD[claim.time], k)
 
-    xs = np.linspace(-1, 65, 133)
+    xs, back, front = silhouettes(scene)
     back_color, front_color = (lit(c, claim.time) for c in TERRAIN_COLORS[claim.terrain])
-    back = _clip_terrain(_silhouette(claim.terrain, scene.horizon - 3, rng, xs), scene)
-    front = _clip_terrain(_silhouette(claim.terrain, scene.horizon + 3, rng, xs, 0.7), scene)
     for top, color in ((back, back_color), (front, front_color)):
         points = [(x * k, y * k) for x, y in zip(xs, top)]
         draw.polygon(points + [(65 * k, big), (-1 * k, big)], fill=color)
