@@ -99,7 +99,7 @@ def test_registration_reads_only_the_environment(tiny_dir):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["heavy"] == []
-    record = report["plugins"][0]
+    record = next(r for r in report["plugins"] if r["name"] == "diffusers_backend")
     assert record["status"] == "ok"
     assert record["provides"]["generators"] == [BACKEND, "diffusers_sd_turbo", "diffusers_sdxl_turbo"]
     assert "diffusers_sd_turbo: stabilityai/sd-turbo (hub model, NOT in the local cache" in record["note"]
@@ -124,7 +124,9 @@ def test_generator_names_are_stable_identifiers_and_never_collide():
                                        "diffusers_model", "diffusers_bob_model"]
     assert specs[0].label == "Diffusers: stabilityai/sd-turbo"
     turbo = {p.name: p.default for p in model_params("stabilityai/sd-turbo")}
-    assert turbo["steps"] == 4 and turbo["guidance"] == 0.0
+    assert (turbo["steps"], turbo["guidance"], turbo["width"]) == (4, 0.0, 0)
+    sdxl_turbo = {p.name: p.default for p in model_params("stabilityai/sdxl-turbo")}
+    assert (sdxl_turbo["steps"], sdxl_turbo["width"], sdxl_turbo["height"]) == (4, 512, 512)
 
 
 def test_the_model_field_is_opt_in_and_never_on_a_space(monkeypatch, tiny_dir):

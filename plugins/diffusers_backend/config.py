@@ -124,6 +124,12 @@ def distilled(source: str) -> bool:
     return any(word in lowered for word in ("turbo", "lightning", "schnell", "hyper"))
 
 
+def preferred_size(source: str) -> int:
+    """0 (the native size from the model's config) except where a model card says
+    otherwise: SDXL-Turbo has SDXL's 1024 px config but was distilled at 512 px."""
+    return 512 if "sdxl-turbo" in source.lower() else 0
+
+
 def health(spec: ModelSpec) -> str:
     """One line about a model's state, from local files only (for the plugins list)."""
     if spec.kind == "invalid":

@@ -20,23 +20,23 @@ from core.hookspecs import GenerateRequest, ProgressFn
 from core.params import Param
 
 from plugins.diffusers_backend import schedulers
-from plugins.diffusers_backend.config import ModelSpec, distilled, spec_for
-from plugins.diffusers_backend.loading import LoadedModel, get_model
+from plugins.diffusers_backend.config import ModelSpec, distilled, preferred_size, spec_for
+from plugins.diffusers_backend.loading import LoadedModel, get_model, is_loaded
 
 SIZE_HELP = "pixels, a multiple of 8; 0 uses the model's native size"
 
 
 def model_params(source: str = "") -> tuple[Param, ...]:
     """The controls of a diffusers generator; few-step models get fitting defaults."""
-    few_steps = distilled(source)
+    few_steps, size = distilled(source), preferred_size(source)
     return (
         Param("steps", "int", 4 if few_steps else 30, label="Steps", min=1, max=100, step=1,
               help="denoising steps (Turbo/Lightning models: 1–4)"),
         Param("guidance", "float", 0.0 if few_steps else 7.0, label="Guidance", min=0.0, max=20.0,
               step=0.5, help="classifier-free guidance; 0 turns it off (Turbo models)"),
-        Param("width", "int", 0, label="Width", min=0, max=limits.MAX_OUTPUT_SIDE, step=8,
+        Param("width", "int", size, label="Width", min=0, max=limits.MAX_OUTPUT_SIDE, step=8,
               help=SIZE_HELP),
-        Param("height", "int", 0, label="Height", min=0, max=limits.MAX_OUTPUT_SIDE, step=8,
+        Param("height", "int", size, label="Height", min=0, max=limits.MAX_OUTPUT_SIDE, step=8,
               help=SIZE_HELP),
         Param("scheduler", "choice", schedulers.DEFAULT, label="Scheduler",
               choices=schedulers.CHOICES, help="'default' keeps the model's own"),
@@ -86,7 +86,8 @@ class AnyModelGenerator:
 def run_job(spec: ModelSpec, request: GenerateRequest, progress: ProgressFn) -> list[Image.Image]:
     params = request.params
     width, height = _requested_size(params)          # cheap checks before any loading
-    progress(0.0, f"loading {spec.source}")
+    if not is_loaded(spec):
+        progress(0.0, f"loading {spec.source} (first use; a hub model downloads now)")
     model = get_model(spec)
     width, height = _checked_size(model, width, height)
     image_to_image = request.init_image is not None

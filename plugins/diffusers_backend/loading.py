@@ -105,6 +105,10 @@ def get_model(spec: ModelSpec) -> LoadedModel:
     return cache.get(spec.cache_key, lambda: load_model(spec))
 
 
+def is_loaded(spec: ModelSpec) -> bool:
+    return any(entry["key"] == spec.cache_key for entry in cache.loaded())
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
     check_source(spec)
     device = get_device()
