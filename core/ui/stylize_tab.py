@@ -1,32 +1,280 @@
-"""Stylize tab: apply a recipe of edit operations to an image."""
+"""Stylize tab: build an edit recipe one operation at a time, watching it live.
+
+The recipe (JSON, the same language as ``python -m core stylize`` and the
+``/stylize`` endpoint) is the state. Every change goes through :func:`commit`,
+which validates the new recipe and renders it with ``core.pipeline.stylize``
+before anything is stored: a bad operation raises a ``gr.Error`` and leaves the
+picture, the recipe and the undo history exactly as they were.
+
+The controls of each operation are built from its parameter schema, so an
+operation added by a third-party plugin appears here with no change to this file.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
 
 import gradio as gr
+from PIL import Image, ImageOps
 
 from core import pipeline
+from core.errors import UserError
+from core.images import load_image
+from core.recipe import Recipe, load_recipe_file, parse_recipe
 from core.registry import Registry
-from core.ui.common import image_input, image_output, parse_json_field
-from core.ui.controls import user_errors
+from core.ui.common import image_input, image_output
+from core.ui.controls import build_controls, user_errors, values_to_params
+
+CATEGORY_ORDER = ("geometry", "tone", "artistic", "elements")
+MAX_HISTORY = 100
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "stylize"
+EXAMPLES = [("astronaut.jpg", "postcard.json"), ("chelsea.jpg", "comic.json"),
+            ("coffee.jpg", "oil.json"), ("chelsea.jpg", "pixel.json"),
+            ("astronaut.jpg", "spring.json"), ("coffee.jpg", "sketch.json")]
+_DOWNLOADS = Path(tempfile.gettempdir()) / "impasto-recipes"
+
+
+# --------------------------------------------------------------------------- history (pure)
+
+
+def new_history(recipe: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"recipes": [dict(recipe or {"seed": 0, "ops": []})], "index": 0}
+
+
+def current(history: Mapping[str, Any]) -> dict[str, Any]:
+    return history["recipes"][history["index"]]
+
+
+def push(history: Mapping[str, Any], recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """A new history with ``recipe`` as the current step; the redo tail is dropped.
+    Pushing the recipe that is already current changes nothing."""
+    recipe = json.loads(json.dumps(recipe))          # a plain, detached copy
+    if recipe == current(history):
+        return dict(history)
+    recipes = list(history["recipes"][:history["index"] + 1]) + [recipe]
+    recipes = recipes[-MAX_HISTORY:]
+    return {"recipes": recipes, "index": len(recipes) - 1}
+
+
+def step(history: Mapping[str, Any], delta: int) -> dict[str, Any]:
+    """Undo (delta −1) or redo (+1); stays put at either end."""
+    index = min(max(history["index"] + delta, 0), len(history["recipes"]) - 1)
+    return {"recipes": list(history["recipes"]), "index": index}
+
+
+def recipe_text(recipe: Mapping[str, Any]) -> str:
+    return json.dumps(recipe, indent=1)
+
+
+def with_op(recipe: Mapping[str, Any], op: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seed": recipe.get("seed", 0), "ops": list(recipe.get("ops", [])) + [{"op": op, "params": dict(params)}]}
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render(path: str | None, recipe: Recipe, registry: Registry) -> tuple[Any, Any]:
+    """(before/after pair, result) for the slider and the result image; both
+    None without a picture. The result is exactly what the CLI and API give."""
+    if not path:
+        return None, None
+    after = pipeline.stylize(path, recipe, registry=registry).image
+    before = load_image(path, keep_alpha=True, what="image to stylize")
+    if before.size != after.size:   # crops, frames...: fit the original into the same box
+        before = ImageOps.pad(before, after.size, color=(0, 0, 0, 0))
+    return (before, after), after
+
+
+def save_download(recipe: Mapping[str, Any]) -> str:
+    """The recipe as a .json file for the download button (named by its content)."""
+    text = recipe_text(recipe)
+    _DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = _DOWNLOADS / f"recipe-{digest}.json"
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def commit(path: str | None, history: Mapping[str, Any], proposed: Any,
+           registry: Registry) -> tuple[Any, ...]:
+    """Validate and render ``proposed``; only then make it the current recipe."""
+    parsed = parse_recipe(proposed, registry.filters)
+    pair, result = render(path, parsed, registry)
+    new = push(history, parsed.to_json())
+    return _outputs(new, pair, result, _summary(current(new), result))
+
+
+def show(path: str | None, history: Mapping[str, Any], registry: Registry) -> tuple[Any, ...]:
+    """Re-render the current recipe of ``history`` (after undo, redo, a new picture)."""
+    recipe = current(history)
+    pair, result = render(path, parse_recipe(recipe, registry.filters), registry)
+    return _outputs(dict(history), pair, result, _summary(recipe, result))
+
+
+def _outputs(history: dict[str, Any], pair: Any, result: Any, status: str) -> tuple[Any, ...]:
+    recipe = current(history)
+    return (recipe_text(recipe), history, pair, result, save_download(recipe),
+            recipe.get("seed", 0), status)
+
+
+def _summary(recipe: Mapping[str, Any], result: Image.Image | None) -> str:
+    ops = " → ".join(op["op"] for op in recipe.get("ops", [])) or "no operations yet"
+    size = f" · {result.width}×{result.height} px" if result is not None else " · upload a picture to see it"
+    return f"**Recipe:** {ops}{size}"
+
+
+def operation_choices(registry: Registry) -> list[tuple[str, str]]:
+    """(shown label, op name), grouped by category in a fixed order."""
+
+    def order(name: str) -> tuple[int, str, str]:
+        category = getattr(registry.filters[name], "category", "other")
+        rank = CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+        return rank, category, registry.filters[name].label
+
+    names = sorted(registry.filters, key=order)
+    return [(f"{getattr(registry.filters[n], 'category', 'other').capitalize()} › "
+             f"{registry.filters[n].label}", n) for n in names]
+
+
+def _examples() -> list[list[str]]:
+    rows = []
+    for image_name, recipe_name in EXAMPLES:
+        image_path, recipe_path = ASSETS / "examples" / image_name, ASSETS / "recipes" / recipe_name
+        if image_path.is_file() and recipe_path.is_file():
+            rows.append([str(image_path), recipe_path.read_text(encoding="utf-8")])
+    return rows
+
+
+# --------------------------------------------------------------------------- layout
 
 
 def build(registry: Registry) -> None:
+    if not registry.filters:
+        gr.Markdown("No Stylize operation is installed. See the **Plugins** tab for what failed to load.")
+        return
+    choices = operation_choices(registry)
+    names = [name for _, name in choices]
+    first = names[0]
+    history = gr.State(new_history())
     with gr.Row(equal_height=False):
-        with gr.Column():
-            image = image_input("Image", image_mode=None)
-            recipe = gr.Code(label="Recipe (JSON)", language="json",
-                             value=json.dumps({"seed": 0, "ops": []}, indent=1))
-            run = gr.Button("Apply recipe", variant="primary")
-        with gr.Column():
-            output = image_output("Result", image_mode=None)
+        with gr.Column(scale=2):
+            image = image_input("Picture", image_mode=None)
+            operation = gr.Dropdown(choices, value=first, label="Operation",
+                                    info="grouped by category: geometry, tone, artistic, elements")
+            op_help = gr.Markdown(getattr(registry.filters[first], "help", "") or "")
+            groups, controls = [], {}
+            for name in names:
+                with gr.Group(visible=name == first) as group:
+                    controls[name] = build_controls(registry.filters[name].params)
+                groups.append(group)
+            with gr.Row():
+                add = gr.Button("➕ Add to recipe", variant="primary")
+                live = gr.Checkbox(value=True, label="Live preview", info="show the operation before adding it")
+            with gr.Row():
+                undo = gr.Button("↶ Undo", size="sm")
+                redo = gr.Button("↷ Redo", size="sm")
+                reset = gr.Button("⟲ Reset", size="sm")
+            seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed",
+                             info="fixes every random choice (grain, scatter, paper...)")
+            code = gr.Code(recipe_text(current(new_history())), language="json", label="Recipe (JSON)",
+                           interactive=True, lines=8, max_lines=24)
+            with gr.Row():
+                apply_code = gr.Button("Apply edited JSON", size="sm")
+                upload = gr.UploadButton("⬆ Upload recipe", file_types=[".json"], size="sm")
+                download = gr.DownloadButton("⬇ Download recipe", value=save_download(current(new_history())),
+                                             size="sm")
+        with gr.Column(scale=3):
+            slider = gr.ImageSlider(label="Before / after", type="pil", image_mode=None, max_height=640,
+                                    interactive=False)
+            status = gr.Markdown(_summary(current(new_history()), None))
+            result = image_output("Result (download)", image_mode=None)
+    if _examples():
+        examples = gr.Examples(_examples(), inputs=[image, code], label="Examples: a picture and a recipe")
+
+    all_controls = [c for name in names for c in controls[name]]
+    outputs = [code, history, slider, result, download, seed, status]
+
+    def pending(op_name: str, values: tuple[Any, ...]) -> dict[str, Any]:
+        offset = 0
+        for name in names:
+            size = len(controls[name])
+            if name == op_name:
+                return values_to_params(registry.filters[name].params, values[offset:offset + size])
+            offset += size
+        raise UserError(f"unknown operation {op_name!r}")
 
     @user_errors
-    def on_apply(path: str | None, recipe_text: str) -> Any:
-        if not path:
-            raise pipeline.UserError("upload an image to stylize")
-        return pipeline.stylize(path, parse_json_field(recipe_text, "recipe") or {},
-                                registry=registry).image
+    def on_add(path: str | None, hist: dict[str, Any], op_name: str, *values: Any) -> tuple[Any, ...]:
+        return commit(path, hist, with_op(current(hist), op_name, pending(op_name, values)), registry)
 
-    run.click(on_apply, [image, recipe], [output], api_visibility="private")
+    @user_errors
+    def on_step(path: str | None, hist: dict[str, Any], delta: int) -> tuple[Any, ...]:
+        return show(path, step(hist, delta), registry)
+
+    @user_errors
+    def on_reset(path: str | None, hist: dict[str, Any]) -> tuple[Any, ...]:
+        return commit(path, hist, {"seed": current(hist).get("seed", 0), "ops": []}, registry)
+
+    @user_errors
+    def on_code(path: str | None, hist: dict[str, Any], text: str) -> tuple[Any, ...]:
+        return commit(path, hist, text, registry)
+
+    @user_errors
+    def on_upload(path: str | None, hist: dict[str, Any], file: str | None) -> tuple[Any, ...]:
+        if not file:
+            raise UserError("choose a .json recipe file to upload")
+        return commit(path, hist, load_recipe_file(file), registry)
+
+    @user_errors
+    def on_seed(path: str | None, hist: dict[str, Any], value: float | None) -> tuple[Any, ...]:
+        seed_value = pipeline.check_int(value if value is not None else 0, "seed", 0, 2**32 - 1)
+        return commit(path, hist, dict(current(hist), seed=seed_value), registry)
+
+    @user_errors
+    def on_image(path: str | None, hist: dict[str, Any]) -> tuple[Any, ...]:
+        return show(path, hist, registry)
+
+    def on_live(path: str | None, hist: dict[str, Any], enabled: bool, op_name: str,
+                *values: Any) -> tuple[Any, ...]:
+        """Preview the recipe plus the operation being set up, without adding it.
+        A bad value here only shows a note: the last good preview stays."""
+        if not enabled or not path:
+            return gr.update(), gr.update(), gr.update()
+        try:
+            proposed = parse_recipe(with_op(current(hist), op_name, pending(op_name, values)), registry.filters)
+            pair, image_out = render(path, proposed, registry)
+        except (UserError, pipeline.JobError) as exc:
+            return gr.update(), gr.update(), f"⚠️ {exc}"
+        return pair, image_out, f"**Preview** of {op_name} (not yet added) · {image_out.width}×{image_out.height} px"
+
+    def on_pick(op_name: str) -> list[Any]:
+        help_text = getattr(registry.filters[op_name], "help", "") or ""
+        return [gr.update(visible=name == op_name) for name in names] + [help_text]
+
+    # One queue for the tab's jobs, so a live preview never lands after a newer commit.
+    private: dict[str, Any] = dict(api_visibility="private", concurrency_id="stylize")
+    inputs_with_controls = [image, history, operation, *all_controls]
+    add.click(on_add, inputs_with_controls, outputs, **private)
+    undo.click(lambda p, h: on_step(p, h, -1), [image, history], outputs, **private)
+    redo.click(lambda p, h: on_step(p, h, +1), [image, history], outputs, **private)
+    reset.click(on_reset, [image, history], outputs, **private)
+    apply_code.click(on_code, [image, history, code], outputs, **private)
+    upload.upload(on_upload, [image, history, upload], outputs, **private)
+    gr.on([seed.submit, seed.blur], on_seed, [image, history, seed], outputs, **private)
+    # .input, not .change: only a person's upload re-renders here; an example
+    # sets the picture programmatically and renders through its own chain below.
+    image.input(on_image, [image, history], outputs, **private)
+    operation.change(on_pick, operation, [*groups, op_help], api_visibility="private", queue=False)
+
+    live_inputs = [image, history, live, operation, *all_controls]
+    triggers = [operation.input]
+    for control in all_controls:
+        triggers.append(control.release if isinstance(control, gr.Slider) else control.input)
+    gr.on(triggers, on_live, live_inputs, [slider, result, status], trigger_mode="always_last",
+          show_progress="minimal", **private)
+    if _examples():
+        examples.load_input_event.then(on_code, [image, history, code], outputs, **private)

@@ -113,7 +113,7 @@ def blur(array: np.ndarray, sigma: float) -> np.ndarray:
     small = np.asarray(Image.fromarray(np.ascontiguousarray(array, dtype=np.float32), "F")
                        .resize(small_size, Image.Resampling.BOX))
     small = ndimage.gaussian_filter(small, sigma / factor, mode="nearest")
-    return np.asarray(Image.fromarray(small, "F").resize((width, height), Image.Resampling.BILINEAR))
+    return np.array(Image.fromarray(small, "F").resize((width, height), Image.Resampling.BILINEAR))
 
 
 def blur_image(image: Image.Image, radius: float) -> Image.Image:

@@ -86,10 +86,12 @@ def ink(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> Imag
                            dtype=np.float32) / 255.0
         flat = colours[map_to_palette(smooth8, palette)]
         # Ink: extended difference of Gaussians, thresholded softly (Winnemöller 2012).
+        # Measured against its own spread, so a soft photo gets as many lines as a crisp one.
         grey = luminance(smooth)
         sigma = p["line"] * 0.6
         difference = blur(grey, sigma) - 0.985 * blur(grey, sigma * 1.6)
-        ink_amount = np.clip(-np.tanh(40.0 * (difference + 0.004)), 0, 1) * p["line_amount"]
+        difference /= max(float(difference.std()), 0.002)
+        ink_amount = np.clip(-np.tanh(3.0 * (difference + 1.0)), 0, 1) * p["line_amount"]
         return flat * (1 - ink_amount[..., None]) + line_colour * ink_amount[..., None]
 
     return painted(image, draw)

@@ -226,20 +226,28 @@ def _fit(text: str, weight: str, pixels: int, outline: float, room: float) -> tu
 
 def _text_layer(text: str, font: Any, stroke: int, origin: tuple[int, int], size: tuple[int, int],
                 fill: tuple[float, float, float], outline: tuple[float, float, float],
-                opacity: float) -> Layer:
-    """Outline coverage first, then the letters over it, premultiplied."""
+                opacity: float) -> Layer | None:
+    """Outline coverage first, then the letters over it, premultiplied; only the
+    text's own box is rasterised."""
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    box = probe.multiline_textbbox(origin, text, font=font, stroke_width=stroke, align="center")
+    left, top = max(int(box[0]) - 1, 0), max(int(box[1]) - 1, 0)
+    right, bottom = min(int(box[2]) + 2, size[0]), min(int(box[3]) + 2, size[1])
+    if right <= left or bottom <= top:
+        return None
+    local = (origin[0] - left, origin[1] - top)
     masks = []
     for width in ((stroke, 0) if stroke > 0 else (0,)):
-        mask = Image.new("L", size, 0)
-        ImageDraw.Draw(mask).multiline_text(origin, text, font=font, fill=255, stroke_width=width,
+        mask = Image.new("L", (right - left, bottom - top), 0)
+        ImageDraw.Draw(mask).multiline_text(local, text, font=font, fill=255, stroke_width=width,
                                             stroke_fill=255, align="center")
         masks.append(np.asarray(mask, dtype=np.float32) / 255.0)
-    pixels = np.zeros((size[1], size[0], 4), dtype=np.float32)
+    pixels = np.zeros((bottom - top, right - left, 4), dtype=np.float32)
     for coverage, colour in zip(masks, (outline, fill) if stroke > 0 else (fill,)):
         a = coverage[..., None] * opacity
         pixels[..., :3] = pixels[..., :3] * (1 - a) + np.asarray(colour, dtype=np.float32) * a
         pixels[..., 3:] = pixels[..., 3:] * (1 - a) + a
-    return Layer(pixels, 0, 0)
+    return Layer(pixels, left, top)
 
 
 OPERATIONS = [sticker, scatter, caption]

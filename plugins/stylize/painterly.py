@@ -162,7 +162,7 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: float
     """Value noise: random values on a coarse grid, upsampled bicubically (−1..1-ish)."""
     grid_h, grid_w = max(2, int(height / cell) + 2), max(2, int(width / cell) + 2)
     coarse = rng.standard_normal((grid_h, grid_w), dtype=np.float32)
-    return np.asarray(Image.fromarray(coarse, "F").resize((width, height), Image.Resampling.BICUBIC))
+    return np.array(Image.fromarray(coarse, "F").resize((width, height), Image.Resampling.BICUBIC))
 
 
 def _wobble(rgb: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
