@@ -301,23 +301,39 @@ def test_placement_follows_the_device_and_the_memory_budget(monkeypatch):
 # ---------------------------------------------------------------------- CLI and API
 
 
-def test_cli_generate_gives_the_same_pixels(tiny_registry, tiny_dir, tmp_path):
-    env = dict(os.environ, IMPASTO_PLUGINS="diffusers_backend", HF_HUB_OFFLINE="1",
-               IMPASTO_DIFFUSERS_MODELS=str(tiny_dir))
+def _cli_generate(models: str, out: Path, **env: str) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, IMPASTO_PLUGINS="diffusers_backend", HF_HUB_OFFLINE="1",
+                    IMPASTO_DIFFUSERS_MODELS=models, **env)
     command = [sys.executable, "-m", "core", "generate", "--backend", BACKEND, "--prompt", PROMPT,
-               "--n", "1", "--seed", "0", "--out", str(tmp_path), "--json",
-               "--param", "steps=2", "--param", "width=32", "--param", "height=32"]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+               "--n", "1", "--seed", "0", "--out", str(out), "--json",
+               *(f"--param={key}={value}" for key, value in FAST.items())]
+    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_generate_gives_the_same_pixels(tiny_registry, tiny_dir, tmp_path):
+    done = _cli_generate(str(tiny_dir), tmp_path / "out")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["backend"] == BACKEND and result["seed"] == 0
     expected = generate(tiny_registry).images[0]
     assert np.array_equal(pixels(Image.open(result["images"][0])), pixels(expected))
 
-    bad = subprocess.run(command[:-6] + ["--param", "width=36"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "width 36 is not a multiple of 8" in bad.stderr
-    assert "Traceback" not in bad.stderr
+
+def test_a_hub_id_loads_from_the_local_cache_when_offline(tiny_registry, tiny_dir, tmp_path):
+    """The same weights as a hub repo in a Hugging Face cache (the layout `hf download`
+    leaves), with HF_HUB_OFFLINE=1: served by hub id, same pixels."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--impasto-test--tiny-sd"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(tiny_dir, repo / "snapshots" / commit)
+    done = _cli_generate("impasto-test/tiny-sd", tmp_path / "out", HF_HUB_CACHE=str(tmp_path / "hub"))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["settings"]["model_version"] == "impasto-test/tiny-sd"
+    expected = generate(tiny_registry).images[0]
+    assert np.array_equal(pixels(Image.open(result["images"][0])), pixels(expected))
 
 
 def test_generate_endpoint_gives_the_same_pixels(tiny_registry):

@@ -47,4 +47,4 @@ def IMPASTO_NOTE() -> str:  # noqa: N802 - the name core's registry looks for
                      "the UI; keep this for local use, never behind a public link.")
     elif on_hf_space() and MODEL_FIELD_ENV in os.environ:
         lines.append(f"{MODEL_FIELD_ENV} is ignored on a Hugging Face Space.")
-    return "\n".join(lines)
+    return "; ".join(lines)   # one line: the plugins list and table show notes inline

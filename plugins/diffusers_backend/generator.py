@@ -87,7 +87,7 @@ def run_job(spec: ModelSpec, request: GenerateRequest, progress: ProgressFn) -> 
     params = request.params
     width, height = _requested_size(params)          # cheap checks before any loading
     if not is_loaded(spec):
-        progress(0.0, f"loading {spec.source} (first use; a hub model downloads now)")
+        progress(0.0, f"loading {spec.source}")
     model = get_model(spec)
     width, height = _checked_size(model, width, height)
     image_to_image = request.init_image is not None

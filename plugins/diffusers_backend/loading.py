@@ -27,6 +27,10 @@ from plugins.diffusers_backend.placement import (Placement, apply_placement, cho
 
 log = logging.getLogger(__name__)
 DEFAULT_NATIVE_SIZE = 512
+#: names (not classes: requests, httpx and the hub each have their own) of the
+#: errors that mean "no network and not cached"
+_NETWORK_ERRORS = {"LocalEntryNotFoundError", "ConnectError", "ConnectTimeout", "ConnectionError",
+                   "gaierror", "OfflineModeIsEnabled"}
 
 
 class LoadedModel:
@@ -167,11 +171,14 @@ def _from_pretrained(spec: ModelSpec, dtype: Any) -> Any:
     options = dict(use_safetensors=True, local_files_only=hub_offline(), **_dtype_kwarg(dtype))
     try:
         if dtype != torch.float32:
-            # Most hub pipelines also ship half-size "fp16" weight files: half the
-            # download and RAM. Pipelines without them load their full files.
+            # Most hub pipelines also ship "fp16" weight files: half the download and
+            # disk. Pipelines without them load their full files (unless the hub was
+            # unreachable: then the second attempt would only fail the same way).
             try:
                 return AutoPipelineForText2Image.from_pretrained(source, variant="fp16", **options)
-            except Exception:  # noqa: BLE001 - the second attempt reports the real cause
+            except Exception as exc:  # noqa: BLE001 - the second attempt reports the real cause
+                if _unreachable(exc) and not hub_offline():
+                    raise
                 log.info("%s has no usable fp16 variant; loading its full weights", spec.source)
         return AutoPipelineForText2Image.from_pretrained(source, **options)
     except Exception as exc:  # noqa: BLE001 - any loading failure is this model's, not the app's
@@ -184,14 +191,31 @@ def _reason(exc: BaseException) -> str:
     """A one-line cause a person can act on, from diffusers' / the hub's error."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     kind = type(exc).__name__
-    if kind in ("RepositoryNotFoundError", "GatedRepoError"):
-        return (f"{kind}: the repo does not exist, is private or is gated "
+    causes = {type(e).__name__ for e in _chain(exc)}
+    if _unreachable(exc):
+        return ("the Hub could not be reached and the model is not in the local cache; check the "
+                "network, or download it once with `hf download` and set HF_HUB_OFFLINE=1")
+    if causes & {"RepositoryNotFoundError", "GatedRepoError"}:
+        return ("the repo does not exist, is private or is gated "
                 "(check the spelling; for gated models accept the licence and run `hf auth login`)")
     if "safetensors" in text.lower():
         return f"{text[:300]} (Impasto loads only .safetensors weights)"
     if "can't find a pipeline linked to" in text:
         return f"it is not a text-to-image pipeline that AutoPipelineForText2Image knows ({text[:200]})"
     return f"{kind}: {text[:300]}"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return bool({type(e).__name__ for e in _chain(exc)} & _NETWORK_ERRORS)
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (the hub wraps network errors)."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen and len(seen) < 20:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
 
 
 def _dtype_kwarg(dtype: Any) -> dict[str, Any]:
