@@ -3,10 +3,10 @@
 The decision follows core's device (``core.device.get_device()``):
 
 - CPU: float32, everything in RAM (half precision is slow or unsupported there).
-- CUDA: bfloat16 where the card supports it (Ampere and newer: no fp16 overflow,
-  so the SDXL VAE needs no upcast), float16 otherwise. Attention runs through
-  PyTorch's scaled-dot-product attention, which diffusers uses by default on
-  torch 2. When the pipeline (plus working memory) does not fit the model
+- CUDA: bfloat16 where the card has it natively (Ampere and newer: no fp16
+  overflow, so the SDXL VAE needs no upcast), float16 otherwise (T4, V100).
+  Attention runs through PyTorch's scaled-dot-product attention, which
+  diffusers uses by default on torch 2. When the pipeline (plus working memory) does not fit the model
   budget, ``enable_model_cpu_offload`` keeps it in RAM and moves one component
   at a time to the GPU, and attention slicing trims the peak further.
 - MPS: float16 with attention slicing (what diffusers recommends for Apple GPUs).
@@ -60,7 +60,10 @@ def choose_dtype(device: "torch.device") -> "torch.dtype":
             raise UnavailableError(f"{DTYPE_ENV}={wanted!r} is not one of float32, float16, bfloat16")
         return getattr(torch, _DTYPES[wanted])
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # Native bf16 only: torch.cuda.is_bf16_supported() also says yes for cards
+        # that merely emulate it (a T4), where it is slow.
+        native_bf16 = torch.version.hip or torch.cuda.get_device_properties(device).major >= 8
+        return torch.bfloat16 if native_bf16 else torch.float16
     if device.type == "mps":
         return torch.float16
     return torch.float32
