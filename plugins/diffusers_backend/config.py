@@ -74,7 +74,7 @@ def _name_parts(source: str, path: Path | None) -> list[str]:
     return [_slug(last), _slug(f"{owner}_{last}")]
 
 
-def spec_for(source: str, taken: set[str] = frozenset()) -> ModelSpec:  # type: ignore[assignment]
+def spec_for(source: str, taken: "set[str] | frozenset[str]" = frozenset()) -> ModelSpec:
     """A spec for one source, named so that it does not collide with ``taken``."""
     source = source.strip()
     kind, path = classify(source)
