@@ -22,7 +22,7 @@ from core.ui import stylize_tab
 from plugins.stylize import vector
 from plugins.stylize.colorspace import srgb_to_cielab
 from plugins.stylize.elements import FONT_DIR
-from plugins.stylize.geometry import subject_point
+from plugins.stylize.geometry import find_face, subject_point
 from plugins.stylize.palette import map_to_palette
 from plugins.stylize.stickers import STICKERS
 
@@ -129,10 +129,10 @@ def test_crop_presets_and_free_box(registry: Registry, cat: Image.Image) -> None
         out = run(registry, cat, [{"op": "crop", "params": {"aspect": aspect}}])
         assert abs(out.width / out.height - ratio) < 0.03, aspect
         assert out.width == cat.width or out.height == cat.height   # the largest that fits
-    box = run(registry, cat, [{"op": "crop", "params": {"aspect": "free", "left": 10, "top": 20,
-                                                         "width": 50, "height": 30}}])
-    assert box.size == (50, 30)
-    assert np.array_equal(np.asarray(box)[..., :3], np.asarray(cat)[20:50, 10:60])
+    box = run(registry, cat, [{"op": "crop", "params": {"aspect": "free", "left": 0.1, "top": 0.2,
+                                                         "width": 0.4, "height": 0.3}}])
+    assert box.size == (60, 30)                 # fractions of 150×100
+    assert np.array_equal(np.asarray(box)[..., :3], np.asarray(cat)[20:50, 15:75])
 
 
 def test_thirds_crop_puts_the_subject_on_a_third_point(registry: Registry) -> None:
@@ -147,6 +147,15 @@ def test_thirds_crop_puts_the_subject_on_a_third_point(registry: Registry) -> No
     red = np.argwhere((out[..., 0] > 150) & (out[..., 1] < 80))
     cy, cx = red.mean(axis=0) / out.shape[0]
     assert min(abs(cx - 1 / 3), abs(cx - 2 / 3)) < 0.05 and min(abs(cy - 1 / 3), abs(cy - 2 / 3)) < 0.05
+
+
+def test_thirds_crop_keeps_a_face_with_the_eyes_on_the_upper_third(registry: Registry) -> None:
+    portrait = Image.fromarray(data.astronaut())
+    params = {"aspect": "16:9", "anchor": "thirds", "zoom": 0.8}
+    out = run(registry, portrait, [{"op": "crop", "params": params}])
+    face = find_face(out.convert("RGB"))
+    assert face is not None, "the crop cut the face off"
+    assert abs(face[1] / out.height - 1 / 3) < 0.08
 
 
 def test_rotate_modes(registry: Registry, cat: Image.Image) -> None:
@@ -329,9 +338,10 @@ def test_frames_grow_the_canvas(registry: Registry, cat: Image.Image) -> None:
 
 
 @pytest.mark.parametrize("recipe, message", [
-    ({"ops": [{"op": "crop", "params": {"aspect": "free", "left": 100, "top": 0, "width": 100,
-                                        "height": 50}}]}, "outside"),
-    ({"ops": [{"op": "crop", "params": {"aspect": "free", "width": 0, "height": 50}}]}, "size"),
+    ({"ops": [{"op": "crop", "params": {"aspect": "free", "left": 0.7, "width": 0.5}}]}, "outside"),
+    ({"ops": [{"op": "crop", "params": {"aspect": "free", "left": 1.5}}]}, "at most 1"),
+    ({"ops": [{"op": "crop", "params": {"aspect": "free", "width": 0}}]}, "size"),
+    ({"ops": [{"op": "crop", "params": {"aspect": "free", "height": 0.004}}]}, "size"),
     ('{"ops": [{"op": "rotate", "params": {"angle": NaN}}]}', "finite"),
     ('{"ops": [{"op": "rotate", "params": {"angle": Infinity}}]}', "finite"),
     ({"ops": [{"op": "rotate", "params": {"angle": "-inf"}}]}, "finite"),
@@ -367,7 +377,7 @@ def test_tab_history_undo_redo_and_errors_keep_state(registry: Registry, tmp_pat
     assert json.loads(code)["ops"][0]["op"] == "sepia" and result.size == (120, 80)
     assert json.loads(open(download).read()) == json.loads(code)
     before_bad = json.loads(json.dumps(history))
-    bad = stylize_tab.with_op(stylize_tab.current(history), "crop", {"aspect": "free", "left": 500})
+    bad = stylize_tab.with_op(stylize_tab.current(history), "crop", {"aspect": "free", "left": 0.9})
     with pytest.raises(UserError):
         stylize_tab.commit(str(photo), history, bad, registry)
     assert history == before_bad                                # nothing stored

@@ -172,7 +172,7 @@ def build(registry: Registry) -> None:
                     controls[name] = build_controls(registry.filters[name].params)
                 groups.append(group)
             with gr.Row():
-                add = gr.Button("➕ Add to recipe", variant="primary")
+                add = gr.Button("Add to recipe", variant="primary")
                 live = gr.Checkbox(value=True, label="Live preview", info="show the operation before adding it")
             with gr.Row():
                 undo = gr.Button("↶ Undo", size="sm")
@@ -257,17 +257,33 @@ def build(registry: Registry) -> None:
 
     # One queue for the tab's jobs, so a live preview never lands after a newer commit.
     private: dict[str, Any] = dict(api_visibility="private", concurrency_id="stylize")
-    inputs_with_controls = [image, history, operation, *all_controls]
-    add.click(on_add, inputs_with_controls, outputs, **private)
-    undo.click(lambda p, h: on_step(p, h, -1), [image, history], outputs, **private)
-    redo.click(lambda p, h: on_step(p, h, +1), [image, history], outputs, **private)
-    reset.click(on_reset, [image, history], outputs, **private)
-    apply_code.click(on_code, [image, history, code], outputs, **private)
-    upload.upload(on_upload, [image, history, upload], outputs, **private)
-    gr.on([seed.submit, seed.blur], on_seed, [image, history, seed], outputs, **private)
+    # Jobs write into an invisible staging State and are published only on success:
+    # a failing job marks just that State, so the picture, the before/after view
+    # and the recipe on screen stay exactly as they were (no error overlay on them).
+    staged = gr.State()
+
+    def wire(triggers: Any, fn: Any, inputs: list[Any]) -> Any:
+        def staged_fn(*args: Any) -> dict[str, Any]:
+            return {"outputs": fn(*args)}
+
+        if isinstance(triggers, list):
+            event = gr.on(triggers, staged_fn, inputs, [staged], **private)
+        else:   # a previous event to follow (the examples' loading)
+            event = triggers.then(staged_fn, inputs, [staged], **private)
+        event.success(lambda box: tuple(box["outputs"]), staged, outputs, api_visibility="private",
+                      queue=False)
+        return event
+
+    wire([add.click], on_add, [image, history, operation, *all_controls])
+    wire([undo.click], lambda p, h: on_step(p, h, -1), [image, history])
+    wire([redo.click], lambda p, h: on_step(p, h, +1), [image, history])
+    wire([reset.click], on_reset, [image, history])
+    wire([apply_code.click], on_code, [image, history, code])
+    wire([upload.upload], on_upload, [image, history, upload])
+    wire([seed.submit, seed.blur], on_seed, [image, history, seed])
     # .input, not .change: only a person's upload re-renders here; an example
     # sets the picture programmatically and renders through its own chain below.
-    image.input(on_image, [image, history], outputs, **private)
+    wire([image.input], on_image, [image, history])
     operation.change(on_pick, operation, [*groups, op_help], api_visibility="private", queue=False)
 
     live_inputs = [image, history, live, operation, *all_controls]
@@ -277,4 +293,4 @@ def build(registry: Registry) -> None:
     gr.on(triggers, on_live, live_inputs, [slider, result, status], trigger_mode="always_last",
           show_progress="minimal", **private)
     if _examples():
-        examples.load_input_event.then(on_code, [image, history, code], outputs, **private)
+        wire(examples.load_input_event, on_code, [image, history, code])
