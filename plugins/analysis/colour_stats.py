@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import numpy as np
-from skimage.color import rgb2hsv
 
 WARM_HUE = 60.0           # LCh hue of orange, the warmest direction
 GREY_CHROMA = 5.0         # chroma that counts as "no colour" in the warmth average
@@ -34,11 +33,18 @@ def colour_stats(pixels: np.ndarray, lab: np.ndarray) -> dict[str, float | str]:
     return {
         "brightness": round(float(lightness.mean()), 4),
         "contrast": round(float(lightness.std()), 4),
-        "saturation": round(float(rgb2hsv(pixels)[..., 1].mean()), 4),
+        "saturation": round(hsv_saturation(pixels), 4),
         "colorfulness": round(colorfulness, 2),
         "colorfulness_label": colorfulness_words(colorfulness),
         "warmth": round(float(warmth), 4),
     }
+
+
+def hsv_saturation(pixels: np.ndarray) -> float:
+    """Mean HSV saturation, (max - min) / max per pixel (0 for black)."""
+    high = pixels.max(axis=-1).astype(np.float32)
+    low = pixels.min(axis=-1).astype(np.float32)
+    return float(np.where(high > 0, (high - low) / np.maximum(high, 1), 0).mean())
 
 
 def hasler_susstrunk(rgb: np.ndarray) -> float:
