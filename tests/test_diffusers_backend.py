@@ -28,6 +28,22 @@ BACKEND = "diffusers_tiny_sd"
 # ---------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The tiny model runs ~10x faster on one thread than on two on this shared
+    2-core machine (no spinning threads fighting other jobs). The CLI runs get the
+    same (ONE_THREAD), so all pixel comparisons use the same arithmetic."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
     from plugins.diffusers_backend.tiny import build_tiny_pipeline
@@ -303,7 +319,7 @@ def test_placement_follows_the_device_and_the_memory_budget(monkeypatch):
 
 def _cli_generate(models: str, out: Path, **env: str) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, IMPASTO_PLUGINS="diffusers_backend", HF_HUB_OFFLINE="1",
-                    IMPASTO_DIFFUSERS_MODELS=models, **env)
+                    IMPASTO_DIFFUSERS_MODELS=models, **ONE_THREAD, **env)
     command = [sys.executable, "-m", "core", "generate", "--backend", BACKEND, "--prompt", PROMPT,
                "--n", "1", "--seed", "0", "--out", str(out), "--json",
                *(f"--param={key}={value}" for key, value in FAST.items())]
