@@ -221,6 +221,20 @@ def test_recolor_maps_onto_the_palette_perceptually(registry: Registry, cat: Ima
     assert (fast == exact).mean() > 0.97
 
 
+def test_recolor_dithering_and_lightness(registry: Registry, cat: Image.Image) -> None:
+    palette = "#000000,#ffffff,#e53935"
+    allowed = {(0, 0, 0), (255, 255, 255), (0xe5, 0x39, 0x35)}
+    for dither in ("ordered", "floyd-steinberg"):
+        out = np.asarray(run(registry, cat, [{"op": "recolor", "params": {"palette": palette,
+                                                                          "dither": dither}}]))
+        assert {tuple(c) for c in out[..., :3].reshape(-1, 3)} <= allowed, dither
+    kept = pixels(run(registry, cat, [{"op": "recolor", "params": {"palette": "#1e88e5,#e53935",
+                                                                   "keep_lightness": True}}]))[..., :3]
+    base = pixels(cat)
+    assert np.abs(kept.mean(axis=-1) - base.mean(axis=-1)).mean() < 25       # lightness follows the photo
+    assert (kept[..., 2] - kept[..., 1]).mean() > 10                          # hue from the palette
+
+
 def test_palette_styles_in_generation_use_recolor(registry: Registry, cat: Image.Image) -> None:
     choice = parse_style_spec("palette:#e53935,#1e88e5")
     styled = pipeline.apply_style(cat, choice, 1.0, registry)
@@ -398,6 +412,39 @@ def test_tab_groups_operations_by_category(registry: Registry) -> None:
     labels = [label for label, _ in stylize_tab.operation_choices(registry)]
     categories = [label.split(" › ")[0].lower() for label in labels]
     assert categories == sorted(categories, key=["geometry", "tone", "artistic", "elements"].index)
+
+
+class Invert:
+    """A third party's operation: it only has to follow core.hookspecs.Filter."""
+
+    name, label, category = "invert_colours", "Invert colours", "extras"
+    params = (Param("amount", "float", 1.0, min=0.0, max=1.0),)
+
+    def apply(self, image: Image.Image, params: dict, rng: np.random.Generator) -> Image.Image:
+        array = np.asarray(image).copy()
+        array[..., :3] = 255 - array[..., :3]
+        return Image.fromarray(array, image.mode)
+
+
+def test_a_third_party_operation_appears_in_the_tab_and_recipes(cat: Image.Image) -> None:
+    import gradio as gr
+
+    from core.hookspecs import hookimpl
+
+    class ExtraPlugin:
+        @hookimpl
+        def register_filters(self, register):  # type: ignore[no-untyped-def]
+            register(Invert())
+
+    registry = Registry()
+    registry.add_plugin(stylize_plugin, "stylize", "1", "builtin")
+    assert registry.add_plugin(ExtraPlugin(), "extras", "0.1", "entrypoint").status == "ok"
+    choices = stylize_tab.operation_choices(registry)
+    assert choices[-1] == ("Extras › Invert colours", "invert_colours")
+    with gr.Blocks():
+        stylize_tab.build(registry)                     # controls built from its schema
+    out = run(registry, cat, [{"op": "invert_colours"}])
+    assert np.array_equal(np.asarray(out)[..., :3], 255 - np.asarray(cat))
 
 
 def test_example_recipes_are_valid(registry: Registry) -> None:

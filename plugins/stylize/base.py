@@ -48,7 +48,7 @@ def operation(name: str, label: str, category: str, *params: Param,
     """Decorator: turn ``fn(image, params, rng) -> image`` into an Operation."""
 
     def wrap(fn: ApplyFn) -> Operation:
-        return Operation(name, label, category, tuple(params), fn, help or (fn.__doc__ or "").strip())
+        return Operation(name, label, category, tuple(params), fn, help or " ".join((fn.__doc__ or "").split()))
 
     return wrap
 

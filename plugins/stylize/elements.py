@@ -21,7 +21,7 @@ from core.params import Param, hex_to_rgb
 
 from .base import join, operation, split
 from .stickers import STICKERS
-from .vector import Canvas, Layer, Shape, render, shadow_of
+from .vector import Canvas, Layer, Shape, composite, render, shadow_of
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "assets" / "fonts"
 FONTS = {"bold": "DejaVuSans-Bold.ttf", "regular": "DejaVuSans.ttf"}
@@ -40,22 +40,22 @@ def _mirrored(shapes: list[Shape]) -> list[Shape]:
     return [Shape(s.points * flip, s.fill, s.stroke, s.width, s.opacity, s.closed, s.tint) for s in shapes]
 
 
-def place_sticker(canvas: Canvas, kind: str, centre: tuple[float, float], size: float, angle: float, *,
-                  opacity: float, tint: tuple[float, float, float] | None, tint_amount: float,
-                  shadow: float, mirror: bool = False) -> None:
-    """Draw one sticker (and its soft shadow) onto the canvas."""
+def sticker_layers(canvas_size: tuple[int, int], kind: str, centre: tuple[float, float], size: float,
+                   angle: float, *, opacity: float, tint: tuple[float, float, float] | None,
+                   tint_amount: float, shadow: float, mirror: bool = False) -> list[Layer]:
+    """One sticker as layers to composite: its soft shadow (if any), then itself."""
     shapes = STICKERS[kind]()
     if mirror:
         shapes = _mirrored(shapes)
     margin = size * 0.12 if shadow > 0 else 0.0
-    layer = render(shapes, canvas.size, centre, size, angle, tint=tint, tint_amount=tint_amount,
+    layer = render(shapes, canvas_size, centre, size, angle, tint=tint, tint_amount=tint_amount,
                    opacity=opacity, margin=margin)
     if layer is None:
-        return
-    if shadow > 0:
-        canvas.draw(shadow_of(layer, canvas.size, (size * 0.03, size * 0.04), size * 0.025,
-                              0.55 * shadow * opacity))
-    canvas.draw(layer)
+        return []
+    if shadow <= 0:
+        return [layer]
+    return [shadow_of(layer, canvas_size, (size * 0.03, size * 0.04), size * 0.025, 0.55 * shadow * opacity),
+            layer]
 
 
 def _check_size(pixels: float, what: str) -> None:
@@ -82,11 +82,10 @@ def sticker(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> 
     """One vector sticker, drawn crisp at any size and angle."""
     size = p["scale"] * min(image.size)
     _check_size(size, f"a {p['kind']} at scale {p['scale']:g}")
-    canvas = Canvas(*split(image))
-    place_sticker(canvas, p["kind"], (p["x"] * image.width, p["y"] * image.height), size,
-                  p["rotation"], opacity=p["opacity"], tint=_colour(p["tint"]),
-                  tint_amount=p["tint_amount"], shadow=p["shadow"], mirror=p["mirror"])
-    return join(canvas.rgb, canvas.alpha)
+    layers = sticker_layers(image.size, p["kind"], (p["x"] * image.width, p["y"] * image.height), size,
+                            p["rotation"], opacity=p["opacity"], tint=_colour(p["tint"]),
+                            tint_amount=p["tint_amount"], shadow=p["shadow"], mirror=p["mirror"])
+    return composite(image, layers)
 
 
 @operation(
@@ -125,8 +124,9 @@ def scatter(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> 
             tint, amount = colorsys.hsv_to_rgb(hue, 0.65, 0.95), max(amount, 0.85)
         if size * 0.5 < 1.0:                # invisible specks are skipped, not drawn
             continue
-        place_sticker(canvas, kind, (x, y), size, angle, opacity=p["opacity"], tint=tint,
-                      tint_amount=amount, shadow=p["shadow"], mirror=mirror)
+        for layer in sticker_layers(image.size, kind, (x, y), size, angle, opacity=p["opacity"], tint=tint,
+                                    tint_amount=amount, shadow=p["shadow"], mirror=mirror):
+            canvas.draw(layer)
     return join(canvas.rgb, canvas.alpha)
 
 
@@ -197,17 +197,17 @@ def caption(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> 
                                                                (width - text_w) / 2)
     y = {"top": margin, "bottom": height - margin - text_h}.get(p["position"].split("-")[0],
                                                                 (height - text_h) / 2)
-    canvas = Canvas(*split(image))
+    layers: list[Layer | None] = []
     if p["band"]:
         pad = text_h * 0.25
         band_top, band_bottom = max(int(y - pad), 0), min(int(y + text_h + pad), height)
         band = np.zeros((band_bottom - band_top, width, 4), dtype=np.float32)
         band[..., :3], band[..., 3] = np.asarray(_colour(p["outline"])) * 0.45 * p["opacity"], 0.45 * p["opacity"]
-        canvas.draw(Layer(band, 0, band_top))
+        layers.append(Layer(band, 0, band_top))
     origin = (int(round(x - left)), int(round(y - top)))
-    canvas.draw(_text_layer(text, font, stroke, origin, image.size, _colour(p["color"]),
-                            _colour(p["outline"]), p["opacity"]))
-    return join(canvas.rgb, canvas.alpha)
+    layers.append(_text_layer(text, font, stroke, origin, image.size, _colour(p["color"]),
+                              _colour(p["outline"]), p["opacity"]))
+    return composite(image, layers)
 
 
 def _fit(text: str, weight: str, pixels: int, outline: float, room: float) -> tuple[Any, int]:

@@ -191,15 +191,20 @@ def rotate(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> I
     padded = Image.new("RGBA", (width + 2 * pad, height + 2 * pad), (0, 0, 0, 0))
     padded.paste(image.convert("RGBA"), (pad, pad))
     turned = padded.convert("RGBa").rotate(angle, Image.Resampling.BICUBIC, expand=True)
-    cover = Image.new("L", padded.size, 0)
-    cover.paste(255, (pad, pad, pad + width, pad + height))
-    coverage = cover.rotate(angle, Image.Resampling.BICUBIC, expand=True)
-
     box = _rotation_box(turned.size, width, height, cos, sin, p["mode"])
-    turned, coverage = turned.crop(box), coverage.crop(box)
+    turned = turned.crop(box)
     if p["transparent"]:
         return turned.convert("RGBA")
-    return _fill_uncovered(turned, coverage, hex_to_rgb(p["fill"]), image.mode)
+    fill = hex_to_rgb(p["fill"])
+    if image.mode == "RGB" or image.getextrema()[3][0] == 255:
+        # No transparency of its own: what the rotation left uncovered is exactly
+        # where alpha dropped, so a plain 'over' onto the fill colour is right.
+        background = Image.new("RGBA", turned.size, (*fill, 255))
+        return Image.alpha_composite(background, turned.convert("RGBA")).convert(image.mode)
+    cover = Image.new("L", padded.size, 0)
+    cover.paste(255, (pad, pad, pad + width, pad + height))
+    coverage = cover.rotate(angle, Image.Resampling.BICUBIC, expand=True).crop(box)
+    return _fill_uncovered(turned, coverage, fill, image.mode)
 
 
 def _rotation_box(size: tuple[int, int], width: int, height: int, cos: float, sin: float,

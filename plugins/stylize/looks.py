@@ -31,6 +31,7 @@ SEPIA_STOPS = np.array([[0.10, 0.06, 0.03], [0.58, 0.42, 0.27], [0.97, 0.93, 0.8
     Param("amount", "float", 1.0, min=0.0, max=1.0, step=0.05),
 )
 def grayscale(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> Image.Image:
+    """Black and white, optionally through a coloured lens filter."""
     weights = np.asarray(BW_FILTERS[p["filter"]], dtype=np.float32)
 
     def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -67,6 +68,7 @@ def sepia(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> Im
           help="blur before banding, for clean flat areas instead of speckle"),
 )
 def posterize(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> Image.Image:
+    """Flat bands of tone, like a screen print."""
     levels = p["levels"] - 1
 
     def band(rgb: np.ndarray) -> np.ndarray:

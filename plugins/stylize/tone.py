@@ -48,6 +48,7 @@ def mean_luminance(image: Image.Image) -> float:
           help="positive lifts towards white, negative sinks towards black; never clips"),
 )
 def brightness(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> Image.Image:
+    """Lift the tones towards white or sink them towards black, never clipping."""
     amount = p["amount"]
     curve = _LEVELS + amount * (1.0 - _LEVELS) if amount >= 0 else _LEVELS * (1.0 + amount)
     return same_curve(image, curve)
@@ -131,6 +132,7 @@ def temperature(image: Image.Image, p: dict[str, Any], rng: np.random.Generator)
           help="above 1 brightens the midtones, below 1 darkens them"),
 )
 def gamma(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -> Image.Image:
+    """Brighten or darken the midtones; black and white stay where they are."""
     return same_curve(image, _LEVELS ** (1.0 / p["gamma"]))
 
 
