@@ -94,6 +94,9 @@ def session(name: str, *, free_size: bool = False) -> Any:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # no busy-waiting between ops: on a shared CPU (a Space, a laptop running
+        # the app) spinning threads steal time from everything else, this job included
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model: Any = str(model_path(name))
         if free_size:
             model = _with_free_size(model)

@@ -22,7 +22,7 @@ from plugins.analysis.palette import dominant_colours, harmonies, harmony_label,
 from plugins.analysis.texture import shape, texture
 
 PALETTE_SIDE = 1024     # palette pixels are sampled from at most this size (nearest: no new colours)
-TEXTURE_SIDE = 512
+TEXTURE_SIDE = 384     # texture numbers describe the picture, not its resolution
 SHAPE_SIDE = 256
 TOP_PRESETS = 5
 
@@ -31,8 +31,9 @@ def _fit(image: Image.Image, side: int, resample: Image.Resampling) -> Image.Ima
     scale = side / max(image.size)
     if scale >= 1:
         return image
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                        resample)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # reducing_gap: box-reduce first, then filter: several times faster, same look
+    return image.resize(size, resample, reducing_gap=None if resample == Image.Resampling.NEAREST else 2.0)
 
 
 class ColourFormAnalyzer:
@@ -56,7 +57,7 @@ class ColourFormAnalyzer:
 
         grey = np.asarray(small.convert("L"), dtype=np.float64) / 255.0
         texture_data, _ = texture(grey)
-        tiny = _fit(image, SHAPE_SIDE, Image.Resampling.LANCZOS)
+        tiny = _fit(small, SHAPE_SIDE, Image.Resampling.LANCZOS)
         tiny_lab = rgb2lab(np.asarray(tiny))
         region_map = ((tiny_lab[..., None, :] - found.lab[None, None]) ** 2).sum(-1).argmin(-1)
         tiny_grey = np.asarray(tiny.convert("L"), dtype=np.float64) / 255.0

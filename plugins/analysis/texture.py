@@ -1,4 +1,4 @@
-"""Texture and shape descriptors of a greyscale picture (computed at ≤ 512 px,
+"""Texture and shape descriptors of a greyscale picture (computed at ≤ 384 px,
 so the numbers describe the picture, not its resolution).
 
 texture:
