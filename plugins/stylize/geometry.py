@@ -97,6 +97,8 @@ def saliency(image: Image.Image) -> np.ndarray:
     small = image.convert("RGB")
     small.thumbnail((128, 128), Image.Resampling.BOX)
     rgb, _ = split(small)
+    if min(rgb.shape[:2]) < 3:          # too small to have a subject anywhere in particular
+        return np.ones(rgb.shape[:2], dtype=np.float32)
     smooth = blur(rgb, 1.5)
     distance = np.sqrt(((smooth - rgb.mean(axis=(0, 1))) ** 2).sum(axis=-1))
     edges = np.hypot(*np.gradient(luminance(smooth)))

@@ -102,7 +102,7 @@ def oil_paint(image: Image.Image, p: dict[str, Any], rng: np.random.Generator) -
 
     def paint(rgb: np.ndarray) -> np.ndarray:
         out = kuwahara(rgb, p["brush"], p["sharpness"])
-        if p["relief"] <= 0:
+        if p["relief"] <= 0 or min(out.shape[:2]) < 3:   # no relief to light on a sliver
             return out
         thickness = blur(luminance(out), 1.0) * 3.0
         if p["texture"] > 0:
