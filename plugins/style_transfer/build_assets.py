@@ -92,12 +92,15 @@ def build_vectors() -> None:
     print(f"preset vectors from {len(photos)} photos in {time.perf_counter() - started:.0f} s")
 
 
-def engine_paint(image: Image.Image, presets=(), images=(), size: int = 512) -> Image.Image:
+def engine_paint(image: Image.Image, presets=(), images=(), size: int = 512, strength: float = 1.0,
+                 preserve_color: bool = False, stroke_scale: float = 1.0) -> Image.Image:
     from core import pipeline
     from core.registry import get_registry
 
     blend = pipeline.make_blend(list(presets), list(images))
-    return pipeline.transfer(image, blend, max_size=size, registry=get_registry()).image
+    return pipeline.transfer(image, blend, max_size=size, strength=strength,
+                             preserve_color=preserve_color, params={"stroke_scale": stroke_scale},
+                             registry=get_registry()).image
 
 
 def build_thumbnails() -> None:
@@ -118,16 +121,20 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def _sheet(tiles: list[tuple[str, Image.Image]], columns: int, tile: int) -> Image.Image:
+    """Tiles fitted into ``tile``×``tile`` boxes; each row as tall as its tallest tile."""
     pad, label = 6, 22
-    rows = -(-len(tiles) // columns)
-    sheet = Image.new("RGB", (columns * (tile + pad) + pad, rows * (tile + label + pad) + pad), "white")
+    shown = [(caption, fit(image, tile)) for caption, image in tiles]
+    rows = [shown[i:i + columns] for i in range(0, len(shown), columns)]
+    heights = [max(im.height for _, im in row) + label + pad for row in rows]
+    sheet = Image.new("RGB", (columns * (tile + pad) + pad, sum(heights) + pad), "white")
     draw = ImageDraw.Draw(sheet)
-    for n, (caption, image) in enumerate(tiles):
-        row, col = divmod(n, columns)
-        x, y = pad + col * (tile + pad), pad + row * (tile + label + pad)
-        shown = fit(image, tile)
-        sheet.paste(shown, (x + (tile - shown.width) // 2, y + label))
-        draw.text((x + 2, y + 3), caption, fill="black", font=_font(15))
+    y = pad
+    for row, height in zip(rows, heights):
+        for col, (caption, image) in enumerate(row):
+            x = pad + col * (tile + pad)
+            sheet.paste(image, (x + (tile - image.width) // 2, y + label))
+            draw.text((x + 2, y + 3), caption, fill="black", font=_font(15))
+        y += height
     return sheet
 
 
@@ -148,9 +155,17 @@ def build_sheets() -> None:
         tiles.append((f"style image: {name}", style))
     for name, style in styles.items():
         tiles.append((f"-> {name}", engine_paint(content, images=[(style, 1.0)], size=600)))
-    swirls = styles["swirls"]
+    swirls, glass, cubist = styles["swirls"], styles["stained_glass"], styles["cubist"]
     tiles.append(("-> swirls 0.5 + preset 19 0.5",
                   engine_paint(content, presets=[(19, 0.5)], images=[(swirls, 0.5)], size=600)))
+    tiles.append(("-> stained_glass, strength 0.5",
+                  engine_paint(content, images=[(glass, 1.0)], size=600, strength=0.5)))
+    tiles.append(("-> stained_glass, preserve colours",
+                  engine_paint(content, images=[(glass, 1.0)], size=600, preserve_color=True)))
+    tiles.append(("-> cubist, stroke size 2",
+                  engine_paint(content, images=[(cubist, 1.0)], size=600, stroke_scale=2.0)))
+    tiles.append(("-> stained_glass 0.5 + cubist 0.5",
+                  engine_paint(content, images=[(glass, 0.5), (cubist, 0.5)], size=600)))
     _sheet(tiles, columns=4, tile=300).save(ASSETS / "style_images_sheet.jpg", quality=82, optimize=True)
     print(f"contact sheets in {ASSETS}")
 
