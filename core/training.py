@@ -54,13 +54,10 @@ lazily through ``core.models.cache``, and raises ``UnavailableError`` with
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from core.errors import UserError
 
@@ -141,6 +138,17 @@ class DataSource:
     sample_prompts: tuple[str, ...] = ()
 
 
+def check_data_spec(spec: str) -> None:
+    """Refuse a bad ``--data`` before anything heavy is imported."""
+    if spec.startswith("procedural:"):
+        if spec.split(":", 1)[1] not in ("shapes", "landscapes", "all"):
+            raise UserError(f"--data {spec}: unknown corpus; use procedural:shapes, "
+                            "procedural:landscapes or procedural:all")
+    elif not Path(spec).is_dir():
+        raise UserError(f"--data {spec}: not a folder (use a folder of images, or "
+                        "procedural:shapes / procedural:landscapes / procedural:all)")
+
+
 def open_data(spec: str, resolution: int, seed: int, block_size: int, start_block: int = 0,
               shard: int = 0, num_shards: int = 1) -> DataSource:
     """``procedural:shapes|landscapes|all`` or a folder of captioned images."""
@@ -178,6 +186,8 @@ def find_trainable(backend: str) -> Any:
 
 def train(config: TrainConfig, generator: Any = None, echo: bool = True) -> dict[str, Any]:
     """Run (or resume) a training run; returns a summary dict."""
+    config.check()
+    check_data_spec(config.data)
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -185,7 +195,6 @@ def train(config: TrainConfig, generator: Any = None, echo: bool = True) -> dict
     from core import checkpoint as ckpt
     from core.training_loop import TrainingRun
 
-    config.check()
     out = Path(config.out)
     if config.resume and not ckpt.can_resume(out):
         raise UserError(f"--resume: {out} holds no run to resume (no config.json and resume/ state)")

@@ -89,7 +89,8 @@ class TrainingRun:
         window: dict[str, list[float]] = {}
         last_save = time.monotonic()
         bar = tqdm(total=config.steps, initial=self.step, disable=not acc.is_main_process,
-                   desc=f"train {config.backend}", dynamic_ncols=True, file=sys.stderr)
+                   desc=f"train {config.backend}", dynamic_ncols=True, file=sys.stderr,
+                   mininterval=0.5 if sys.stderr.isatty() else 30)   # a log file gets a line every 30 s
         previous = signal.signal(signal.SIGTERM, self._on_sigterm) if _main_thread() else None
         try:
             while self.step < config.steps and not self.stop_requested:

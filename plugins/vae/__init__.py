@@ -1,0 +1,104 @@
+"""Built-in generator: a text-conditional VAE trained on Impasto's corpus.
+
+Prompt -> images (sampled from the prompt's learned prior); with a starting
+image, its reconstruction (variation 0) or variations around it. Weights load
+lazily from ``assets/vae/`` (or ``$IMPASTO_VAE_WEIGHTS``) through the model
+cache; train them with ``python -m core train --backend vae ...``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
+from core.params import Param
+
+__version__ = "0.1.0"
+NAME = "vae"
+OUTPUT_SIZES = (64, 128, 256)
+
+
+class VAEGenerator:
+    name = NAME
+    label = "Conditional VAE (built-in, small)"
+    params = (
+        Param("temperature", "float", 1.0, min=0.0, max=1.5, step=0.05,
+              help="How far samples stray from the prompt's most typical picture"),
+        Param("variation", "float", 0.6, min=0.0, max=2.0, step=0.05,
+              help="With a starting image: 0 reconstructs it, higher values vary it more"),
+        Param("size", "choice", 256, choices=OUTPUT_SIZES,
+              help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
+    )
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        self._weights = Path(weights) if weights else None
+
+    @property
+    def weights_dir(self) -> Path:
+        from core.checkpoint import weights_dir
+
+        return self._weights or weights_dir(NAME)
+
+    @property
+    def version(self) -> str | None:
+        from core.checkpoint import has_checkpoint
+
+        folder = self.weights_dir
+        if not has_checkpoint(folder):
+            return None
+        import json
+
+        step = json.loads((folder / "config.json").read_text()).get("step")
+        return f"{__version__}+step{step}"
+
+    def model(self) -> Any:
+        """The trained model, loaded once through the shared cache."""
+        from core.models import cache
+
+        folder = self.weights_dir
+        return cache.get(f"{NAME}:{folder.resolve()}", lambda: load_model(folder))
+
+    def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
+        from PIL import Image
+
+        from plugins.vae import sampling
+
+        model = self.model()
+        progress(0.1, "sampling")
+        params = {p.name: request.params.get(p.name, p.default) for p in self.params}
+        if request.init_image is not None:
+            images = sampling.variations(model, request.init_image, request.prompt, request.n,
+                                         request.seed, float(params["variation"]))
+        else:
+            images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
+                                              float(params["temperature"]))
+        size = int(params["size"])
+        progress(1.0, "done")
+        return [im if im.width == size else im.resize((size, size), Image.BICUBIC) for im in images]
+
+    def interpolate(self, prompt_a: str, prompt_b: str, seed_a: int = 0, seed_b: int = 1,
+                    frames: int = 16) -> list:
+        """Frames of a walk in latent space between two prompts and/or two seeds."""
+        from plugins.vae import sampling
+
+        return sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames)
+
+    def make_trainer(self, config: Any, model_config: dict | None) -> Any:
+        from plugins.vae.trainer import VAETrainer
+
+        return VAETrainer(config, model_config)
+
+
+def load_model(folder: Path) -> Any:
+    from core.checkpoint import read_checkpoint
+    from plugins.vae.model import ConditionalVAE, VAEConfig
+
+    checkpoint = read_checkpoint(folder, backend=NAME)
+    model = ConditionalVAE(VAEConfig.from_dict(checkpoint.model_config["vae"]))
+    model.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["vae"].items()})
+    return model.eval()
+
+
+@hookimpl
+def register_generators(register):
+    register(VAEGenerator())

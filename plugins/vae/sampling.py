@@ -1,0 +1,77 @@
+"""Inference with a trained :class:`ConditionalVAE`: prompts to images,
+reconstruction and variations of a picture, and latent interpolation."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from plugins.vae.model import ConditionalVAE
+
+
+def to_images(batch: torch.Tensor) -> list[Image.Image]:
+    array = (batch.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    return [Image.fromarray(a) for a in array]
+
+
+def condition(model: ConditionalVAE, prompts: Sequence[str]) -> torch.Tensor:
+    """Conditioning vectors of ``prompts``; an empty prompt means "no caption"."""
+    from core.text_encoder import encode
+
+    device = next(model.parameters()).device
+    text = encode([p if p.strip() else "." for p in prompts]).to(device)
+    empty = torch.tensor([not p.strip() for p in prompts], device=device)
+    return model.condition(text.tokens, text.mask, text.pooled, empty)
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+@torch.no_grad()
+def generate_images(model: ConditionalVAE, prompts: Sequence[str], seed: int = 0,
+                    temperature: float = 1.0) -> list[Image.Image]:
+    """One image per prompt; the same (prompts, seed) give the same pixels."""
+    c = condition(model, prompts)
+    return to_images(model.generate(c, _generator(seed), temperature))
+
+
+def image_tensor(image: Image.Image, resolution: int, device: torch.device) -> torch.Tensor:
+    from core.corpus.dataset import image_to_tensor
+    from core.userdata import square
+
+    return image_to_tensor(square(image.convert("RGB"), resolution))[None].to(device)
+
+
+@torch.no_grad()
+def variations(model: ConditionalVAE, image: Image.Image, prompt: str, n: int, seed: int,
+               spread: float) -> list[Image.Image]:
+    """``n`` decodings of ``image``'s latent code: the reconstruction when
+    ``spread`` is 0, variations around it otherwise."""
+    device = next(model.parameters()).device
+    x = image_tensor(image, model.cfg.resolution, device).expand(n, -1, -1, -1)
+    c = condition(model, [prompt] * n)
+    return to_images(model.reconstruct(x, c, spread, _generator(seed)))
+
+
+@torch.no_grad()
+def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int, seed_b: int,
+                frames: int = 16) -> list[Image.Image]:
+    """Walk from (prompt_a, seed_a) to (prompt_b, seed_b): the prompt's
+    conditioning and the prior sample move together, spherically for the noise."""
+    c = condition(model, [prompt_a, prompt_b])
+    mu, logvar = model.prior(c)
+    noise = torch.stack([torch.randn(mu.shape[1], generator=_generator(s)) for s in (seed_a, seed_b)])
+    noise = noise.to(mu.device)
+    t = torch.linspace(0, 1, frames, device=mu.device)[:, None]
+    cs = (1 - t) * c[0] + t * c[1]
+    mus, logvars = (1 - t) * mu[0] + t * mu[1], (1 - t) * logvar[0] + t * logvar[1]
+    omega = torch.arccos((noise[0] @ noise[1] / (noise[0].norm() * noise[1].norm())).clamp(-1, 1))
+    if float(omega) < 1e-4:
+        eps = noise[0].expand(frames, -1)
+    else:
+        eps = (torch.sin((1 - t) * omega) * noise[0] + torch.sin(t * omega) * noise[1]) / torch.sin(omega)
+    z = mus + eps * (0.5 * logvars).exp()
+    return to_images(model.decoder(z, cs))
