@@ -138,9 +138,8 @@ def render_landscape(scene: LandscapeScene, size: int = NATIVE_SIZE) -> Image.Im
     rng = np.random.default_rng(scene.detail_seed)
     big = size * SUPERSAMPLE
     k = big / NATIVE_SIZE                      # px at 64 -> px on the big canvas
-    canvas = Image.new("RGB", (big, big))
+    canvas = _sky(claim.time, scene.horizon, big, k)
     draw = ImageDraw.Draw(canvas)
-    _draw_sky(draw, claim.time, scene.horizon, big, k)
     if claim.time == "night":
         for _ in range(int(rng.integers(10, 22))):
             x, y = rng.uniform(0, 64), rng.uniform(0, scene.horizon - 6)
@@ -164,14 +163,14 @@ def render_landscape(scene: LandscapeScene, size: int = NATIVE_SIZE) -> Image.Im
     return canvas.resize((size, size), Image.BOX)
 
 
-def _draw_sky(draw: ImageDraw.ImageDraw, time: str, horizon: float, big: int, k: float) -> None:
+def _sky(time: str, horizon: float, big: int, k: float) -> Image.Image:
+    """The sky gradient, top to the horizon, as the starting canvas."""
     stops = np.array(SKY[time], dtype=np.float64)
     positions = np.linspace(0.0, 1.0, len(stops))
-    bottom = max(horizon * k, 1.0)
-    for row in range(big):
-        t = min(row / bottom, 1.0)
-        color = [np.interp(t, positions, stops[:, c]) for c in range(3)]
-        draw.line((0, row, big, row), fill=tuple(int(round(v)) for v in color))
+    t = np.minimum(np.arange(big) / max(horizon * k, 1.0), 1.0)
+    rows = np.stack([np.interp(t, positions, stops[:, c]) for c in range(3)], axis=1)
+    rows = np.round(rows).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.broadcast_to(rows[:, None, :], (big, big, 3))))
 
 
 def _draw_clouds(draw: ImageDraw.ImageDraw, rng: np.random.Generator,

@@ -15,7 +15,7 @@ from core.errors import UserError
 
 CELL = 128               # images are shown at 2x their native 64 px, pixels kept square
 PAD = 6
-CAPTION_LINES = 4
+CAPTION_LINES = 5
 FONT_SIZE = 11
 MAX_PREVIEW = 256
 
@@ -35,7 +35,7 @@ def grid_image(images: Sequence[Image.Image], captions: Sequence[str] | None = N
     height = rows * (cell + caption_height + PAD) + PAD
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
-    chars_per_line = max(8, int(cell / (FONT_SIZE * 0.5)))
+    chars_per_line = max(8, int(cell / (FONT_SIZE * 0.56)))
     for i, image in enumerate(images):
         x = PAD + (i % columns) * (cell + PAD)
         y = PAD + (i // columns) * (cell + caption_height + PAD)
