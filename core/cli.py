@@ -260,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
+    p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids (default 500)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="extra",
+                   help="a backend-specific setting (repeatable), e.g. --set stage=tokenizer; "
+                        "values are read as JSON when they parse, else as text")
 
     p = command("eval", cmd_eval, "score a backend's prompt faithfulness")
     p.add_argument("--backend", required=True)

@@ -232,8 +232,25 @@ def train_from_cli(args: Any) -> dict[str, Any]:
         resume=bool(_arg(args, "resume", False)),
         sample_every=int(_arg(args, "sample_every", 500)),
         checkpoint_every=int(_arg(args, "checkpoint_every", 500)),
-        workers=_arg(args, "workers", None))
+        workers=_arg(args, "workers", None), extra=parse_extra(_arg(args, "extra", [])))
     return train(config, echo=not bool(_arg(args, "json", False)))
+
+
+def parse_extra(pairs: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs -> a dict; values are JSON when they parse (numbers,
+    true/false), else the text itself."""
+    import json
+
+    extra: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            extra[key.strip()] = json.loads(value)
+        except ValueError:
+            extra[key.strip()] = value
+    return extra
 
 
 def _arg(args: Any, name: str, default: Any) -> Any:
