@@ -1,0 +1,105 @@
+"""Built-in generator: a text-conditional GAN trained on Impasto's corpus.
+
+Prompt -> images from the EMA generator, with a truncation control. Weights
+load lazily from ``assets/gan/`` (or ``$IMPASTO_GAN_WEIGHTS``) through the
+model cache; train them with ``python -m core train --backend gan ...``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
+from core.params import Param
+
+__version__ = "0.1.0"
+NAME = "gan"
+OUTPUT_SIZES = (64, 128, 256)
+SAMPLING_MODULE = "generator_ema"      # the moving average draws cleaner pictures than the trained copy
+
+
+class GANGenerator:
+    name = NAME
+    label = "Text-conditional GAN (built-in, small)"
+    params = (
+        Param("truncation", "float", 4.0, min=0.25, max=4.0, step=0.05,
+              help="Noise beyond this many standard deviations is redrawn: lower values give "
+                   "more typical, less varied pictures (4 = no truncation)"),
+        Param("size", "choice", 256, choices=OUTPUT_SIZES,
+              help="Output side in pixels (the model draws 32 x 32; larger sizes are resampled)"),
+    )
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        self._weights = Path(weights) if weights else None
+
+    @property
+    def weights_dir(self) -> Path:
+        from core.checkpoint import weights_dir
+
+        return self._weights or weights_dir(NAME)
+
+    @property
+    def version(self) -> str | None:
+        from core.checkpoint import has_checkpoint
+
+        folder = self.weights_dir
+        if not has_checkpoint(folder):
+            return None
+        import json
+
+        step = json.loads((folder / "config.json").read_text()).get("step")
+        return f"{__version__}+step{step}"
+
+    def model(self) -> Any:
+        """The trained (EMA) generator, loaded once through the shared cache."""
+        from core.models import cache
+
+        folder = self.weights_dir
+        return cache.get(f"{NAME}:{folder.resolve()}", lambda: load_model(folder))
+
+    def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
+        from PIL import Image
+
+        from plugins.gan import sampling
+
+        model = self.model()
+        progress(0.1, "sampling")
+        params = {p.name: p.validate(request.params.get(p.name, p.default)) for p in self.params}
+        images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
+                                          float(params["truncation"]))
+        size = int(params["size"])
+        progress(1.0, "done")
+        return [im.resize((size, size), Image.BICUBIC) for im in images]
+
+    def interpolate(self, prompt_a: str, prompt_b: str, seed_a: int = 0, seed_b: int = 1,
+                    frames: int = 16) -> list:
+        """Frames of a walk in latent space between two prompts and/or two seeds."""
+        from PIL import Image
+
+        from plugins.gan import sampling
+
+        frames_32 = sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames)
+        return [im.resize((OUTPUT_SIZES[0],) * 2, Image.BICUBIC) for im in frames_32]
+
+    def make_trainer(self, config: Any, model_config: dict | None) -> Any:
+        from plugins.gan.trainer import GANTrainer
+
+        return GANTrainer(config, model_config)
+
+
+def load_model(folder: Path) -> Any:
+    from core.checkpoint import read_checkpoint
+    from core.errors import UnavailableError
+    from plugins.gan.model import GANConfig, Generator
+
+    checkpoint = read_checkpoint(folder, backend=NAME)
+    if SAMPLING_MODULE not in checkpoint.state_dicts:
+        raise UnavailableError(f"{folder} holds no {SAMPLING_MODULE}.safetensors")
+    model = Generator(GANConfig.from_dict(checkpoint.model_config["gan"]))
+    model.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts[SAMPLING_MODULE].items()})
+    return model.eval().requires_grad_(False)
+
+
+@hookimpl
+def register_generators(register):
+    register(GANGenerator())

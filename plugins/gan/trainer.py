@@ -1,0 +1,112 @@
+"""The GAN's side of the training protocol (``core.training``): build the
+generator, the discriminator and the EMA copy, take one step. Data, devices,
+logging and checkpoints are core's loop.
+
+One step = one discriminator update then one generator update, hinge loss:
+
+    D:  relu(1 - D(x, c)) + 1/2 [relu(1 + D(G(z, c), c)) + relu(1 + D(x, c_other))]
+    G:  -D(G(z, c), c)
+
+``c_other`` is another image's caption from the same batch (the matching-aware
+negatives of GAN-INT-CLS): a real picture with the wrong caption is fake, so
+the discriminator must check that the picture fits its words, not only that it
+looks like the corpus. Rows whose rolled caption happens to be the same text
+are left out. The two networks learn at different rates (TTUR, Heusel et al.
+2017; Adam with beta1 = 0 as in SAGAN/BigGAN), and the generator used for
+sampling is an exponential moving average of the trained one (``frozen``).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from plugins.gan.model import Discriminator, GANConfig, Generator
+
+DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5}
+
+
+class GANTrainer:
+    def __init__(self, train_config: Any, model_config: dict[str, Any] | None) -> None:
+        saved = model_config or {}
+        extra = dict(getattr(train_config, "extra", {}) or {})
+        cfg = GANConfig.from_dict(saved["gan"] if "gan" in saved else extra)
+        if cfg.image_size != 32:
+            from core.errors import UserError
+
+            raise UserError(f"the GAN's networks work at 32x32 (image_size=32), got {cfg.image_size}")
+        self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
+                      **{k: v for k, v in extra.items() if k in DEFAULTS}}
+        self.config = {"gan": cfg.to_dict(), **self.hyper}
+        self.cfg = cfg
+        self.generator = Generator(cfg)
+        discriminator = Discriminator(cfg)
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.modules: dict[str, torch.nn.Module] = {"generator": self.generator,
+                                                    "discriminator": discriminator}
+        self.frozen: dict[str, torch.nn.Module] = {"generator_ema": self.ema}
+        lr = float(train_config.lr)
+        self.optimizers = {
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.0, 0.9)),
+            "discriminator": torch.optim.Adam(discriminator.parameters(),
+                                              lr=lr * float(self.hyper["d_lr_ratio"]), betas=(0.0, 0.9)),
+        }
+        self.accelerator: Any = None
+
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
+        generator, discriminator = self.modules["generator"], self.modules["discriminator"]
+        g_opt, d_opt = self.optimizers["generator"], self.optimizers["discriminator"]
+        text = batch["text"]
+        words = (text.tokens, text.mask, text.pooled)
+        x = batch["image"]
+        if x.shape[-1] != self.cfg.image_size:
+            x = F.interpolate(x, size=self.cfg.image_size, mode="area")
+        x = x * 2 - 1
+        n = x.shape[0]
+        other = torch.roll(torch.arange(n, device=x.device), 1)
+        differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
+                                for i, j in enumerate(other)], device=x.device)
+
+        # Discriminator: real + own caption up, generated and wrong-caption down.
+        # One generated batch serves both updates (as in the DCGAN reference code).
+        fake = generator(torch.randn(n, self.cfg.z_dim, device=x.device), *words)
+        real_score, wrong_score = discriminator(x, *words, mismatch=other)
+        fake_score, _ = discriminator(fake.detach(), *words)
+        wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
+        weight = float(self.hyper["mismatch_weight"])
+        d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
+                  + weight * wrong_loss)
+        self.accelerator.backward(d_loss)
+        d_opt.step()
+        d_opt.zero_grad(set_to_none=True)
+
+        # Generator: make the (updated) discriminator score its pictures, with their captions, as real.
+        g_score, _ = discriminator(fake, *words)
+        g_loss = -g_score.mean()
+        self.accelerator.backward(g_loss)
+        g_opt.step()
+        g_opt.zero_grad(set_to_none=True)
+        d_opt.zero_grad(set_to_none=True)      # the generator's pass left gradients in D
+        self._update_ema(step)
+        return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
+                "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
+                "wrong": float(wrong_score.detach().mean())}
+
+    @torch.no_grad()
+    def _update_ema(self, step: int) -> None:
+        # A short effective horizon early on, so the EMA is not stuck near the random init.
+        decay = min(float(self.hyper["ema_decay"]), (1 + step) / (10 + step))
+        trained = self._unwrap(self.modules["generator"])
+        for ema_p, p in zip(self.ema.parameters(), trained.parameters()):
+            ema_p.lerp_(p.detach(), 1 - decay)
+
+    def _unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(module) if self.accelerator else module
+
+    def sample(self, prompts: list[str], seed: int) -> list[Image.Image]:
+        from plugins.gan.sampling import generate_images
+
+        return generate_images(self.ema, prompts, seed)
