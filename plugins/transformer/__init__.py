@@ -1,0 +1,114 @@
+"""Built-in generator, Impasto's default: a MaskGIT-style transformer over
+VQ-VAE image tokens, conditioned on MiniLM token states by cross-attention.
+
+Prompt -> MiniLM token states -> the masked token transformer fills a 16x16
+grid of codes in a few parallel steps (classifier-free guidance, temperature,
+top-k) -> the VQ-VAE decoder paints them as a 64x64 picture, enlarged with a
+clean resampling. Weights load lazily from ``assets/transformer/`` (or
+``$IMPASTO_TRANSFORMER_WEIGHTS``) through the model cache; train them with
+``python -m core train --backend transformer --set stage=...`` (see trainer.py).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
+from core.params import Param
+
+__version__ = "0.1.0"
+NAME = "transformer"
+OUTPUT_SIZES = (64, 128, 256)
+
+
+class TransformerGenerator:
+    name = NAME
+    label = "Transformer (built-in, MaskGIT over VQ tokens)"
+    params = (
+        Param("guidance", "float", 3.0, min=0.0, max=10.0, step=0.5,
+              help="Classifier-free guidance: how strongly the picture follows the prompt"),
+        Param("temperature", "float", 1.0, min=0.0, max=2.0, step=0.05,
+              help="Randomness of the token choices (0 always takes the likeliest)"),
+        Param("top_k", "int", 0, min=0, max=1024, step=1,
+              help="Sample each token among its k likeliest codes (0: all)"),
+        Param("steps", "int", 8, min=1, max=32, step=1,
+              help="Parallel decoding steps (more: slower, sometimes cleaner)"),
+        Param("size", "choice", 256, choices=OUTPUT_SIZES,
+              help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
+    )
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        self._weights = Path(weights) if weights else None
+
+    @property
+    def weights_dir(self) -> Path:
+        from core.checkpoint import weights_dir
+
+        return self._weights or weights_dir(NAME)
+
+    @property
+    def version(self) -> str | None:
+        from core.checkpoint import has_checkpoint
+
+        folder = self.weights_dir
+        if not has_checkpoint(folder):
+            return None
+        step = json.loads((folder / "config.json").read_text()).get("step")
+        return f"{__version__}+step{step}"
+
+    def model(self) -> Any:
+        """(prior, tokenizer), loaded once through the shared cache."""
+        from core.models import cache
+
+        folder = self.weights_dir
+        return cache.get(f"{NAME}:{folder.resolve()}", lambda: load_model(folder))
+
+    def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
+        from PIL import Image
+
+        from plugins.transformer.sampling import generate_images
+
+        model = self.model()
+        progress(0.05, "sampling")
+        params = {p.name: request.params.get(p.name, p.default) for p in self.params}
+        images = generate_images(model.prior, model.tokenizer, [request.prompt] * request.n,
+                                 request.seed, guidance=float(params["guidance"]),
+                                 temperature=float(params["temperature"]),
+                                 top_k=int(params["top_k"]), steps=int(params["steps"]),
+                                 progress=lambda f: progress(0.05 + 0.9 * f, "decoding tokens"))
+        size = int(params["size"])
+        progress(1.0, "done")
+        # Flat colours with hard edges: LANCZOS keeps edges crisp without the
+        # staircase of NEAREST at non-integer display scales.
+        return [im if im.width == size else im.resize((size, size), Image.LANCZOS) for im in images]
+
+    def make_trainer(self, config: Any, model_config: dict | None) -> Any:
+        from plugins.transformer.trainer import TransformerTrainer
+
+        return TransformerTrainer(config, model_config)
+
+
+def load_model(folder: Path) -> Any:
+    """Both modules of a prior-stage checkpoint, float32, in eval mode."""
+    from core.checkpoint import read_checkpoint
+    from core.errors import UnavailableError
+    from plugins.transformer.prior import MaskedPrior, PriorConfig
+    from plugins.transformer.sampling import TextToImage
+    from plugins.transformer.tokenizer import TokenizerConfig, VQTokenizer
+
+    checkpoint = read_checkpoint(folder, backend=NAME)
+    if "prior" not in checkpoint.state_dicts:
+        raise UnavailableError(f"{folder} holds only a tokenizer; train the prior stage "
+                               "(--set stage=prior) to generate from prompts")
+    config = checkpoint.model_config
+    tokenizer = VQTokenizer(TokenizerConfig.from_dict(config["tokenizer"]))
+    tokenizer.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["tokenizer"].items()})
+    prior = MaskedPrior(PriorConfig.from_dict(config["prior"]))
+    prior.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["prior"].items()})
+    return TextToImage(prior.eval(), tokenizer.eval())
+
+
+@hookimpl
+def register_generators(register):
+    register(TransformerGenerator())

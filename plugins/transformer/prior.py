@@ -1,0 +1,145 @@
+"""The masked token transformer (MaskGIT, Chang et al. 2022) that draws a
+tokenizer grid from a prompt.
+
+It sees a grid of codes where some are [MASK] and predicts every code at once;
+self-attention runs over the grid (bidirectional), cross-attention reads the
+MiniLM token states of the prompt. A learned "no caption" token is always in
+the context, and is all a caption-dropped row sees: that is the unconditional
+model classifier-free guidance needs.
+
+Why 2x2 groups: one CPU thread is the budget. Each transformer position holds a
+2x2 group of tokens (its input is the sum of the four tokens' embeddings, each
+with its place in the group; its output is four sets of logits), so 256 tokens
+are a sequence of 64 and a step costs about a quarter as much. Masking stays
+per token, so decoding works exactly as in MaskGIT.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+TEXT_DIM = 384     # MiniLM token states
+
+
+@dataclass
+class PriorConfig:
+    grid: int = 16               # tokens per side
+    codebook_size: int = 512
+    group: int = 2               # tokens per side of one transformer position
+    dim: int = 192
+    depth: int = 6
+    heads: int = 6
+    mlp_ratio: int = 4
+
+    @property
+    def tokens(self) -> int:
+        return self.grid * self.grid
+
+    @property
+    def positions(self) -> int:
+        return (self.grid // self.group) ** 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "PriorConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in values.items() if k in known})
+
+
+def mask_tokens(codes: torch.Tensor, vocab: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """MaskGIT training corruption: each row masks a share cos(pi/2 * u),
+    u ~ U(0, 1), of its tokens (at least one). Returns (input, is_masked)."""
+    b, n = codes.shape
+    share = torch.cos(math.pi / 2 * torch.rand(b, device=codes.device))
+    count = (share * n).ceil().clamp(min=1)
+    rank = torch.rand(b, n, device=codes.device).argsort(1).argsort(1)
+    is_masked = rank < count[:, None]
+    return codes.masked_fill(is_masked, vocab), is_masked
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.self_out = nn.Linear(dim, dim)
+        self.cross_q = nn.Linear(dim, dim)
+        self.cross_kv = nn.Linear(dim, 2 * dim)
+        self.cross_out = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)
+
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, n, d = x.shape
+        return x.transpose(1, 2).reshape(b, n, h * d)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(self.norm1(x)).chunk(3, dim=-1)
+        x = x + self.self_out(self._merge(F.scaled_dot_product_attention(
+            self._split(q), self._split(k), self._split(v))))
+        k, v = self.cross_kv(context).chunk(2, dim=-1)
+        attend = context_mask[:, None, None, :]          # (B, 1, 1, T): True where allowed
+        x = x + self.cross_out(self._merge(F.scaled_dot_product_attention(
+            self._split(self.cross_q(self.norm2(x))), self._split(k), self._split(v), attn_mask=attend)))
+        return x + self.mlp(self.norm3(x))
+
+
+class MaskedPrior(nn.Module):
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        slots = cfg.group * cfg.group
+        # One table for all places in a group: code c at place j is row j * (vocab + 1) + c.
+        self.token_embedding = nn.Embedding(slots * (cfg.codebook_size + 1), cfg.dim)
+        self.position = nn.Parameter(torch.randn(1, cfg.positions, cfg.dim) * 0.02)
+        self.text_proj = nn.Sequential(nn.LayerNorm(TEXT_DIM), nn.Linear(TEXT_DIM, cfg.dim))
+        self.no_caption = nn.Parameter(torch.randn(1, 1, cfg.dim) * 0.02)
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, slots * cfg.codebook_size)
+        self.register_buffer("slot_offset", torch.arange(slots) * (cfg.codebook_size + 1), persistent=False)
+
+    def to_groups(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, grid*grid) raster codes -> (B, positions, group*group)."""
+        g, s = self.cfg.group, self.cfg.grid // self.cfg.group
+        b = codes.shape[0]
+        return codes.view(b, s, g, s, g).permute(0, 1, 3, 2, 4).reshape(b, s * s, g * g)
+
+    def from_groups(self, values: torch.Tensor) -> torch.Tensor:
+        """(B, positions, group*group, ...) -> (B, grid*grid, ...) in raster order."""
+        g, s = self.cfg.group, self.cfg.grid // self.cfg.group
+        b, rest = values.shape[0], values.shape[3:]
+        out = values.view(b, s, s, g, g, *rest).permute(0, 1, 3, 2, 4, *range(5, 5 + len(rest)))
+        return out.reshape(b, s * g * s * g, *rest)
+
+    def context(self, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                drop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention keys: the no-caption token, then the prompt's tokens
+        (hidden from rows whose caption is dropped)."""
+        b = text_tokens.shape[0]
+        context = torch.cat([self.no_caption.expand(b, -1, -1), self.text_proj(text_tokens)], 1)
+        keep = text_mask.bool() & ~drop.bool()[:, None]
+        return context, torch.cat([torch.ones(b, 1, dtype=torch.bool, device=keep.device), keep], 1)
+
+    def forward(self, codes: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                drop: torch.Tensor) -> torch.Tensor:
+        """(B, grid*grid) codes with [MASK] = codebook_size -> (B, grid*grid, codebook_size) logits."""
+        grouped = self.to_groups(codes) + self.slot_offset
+        x = self.token_embedding(grouped).sum(2) + self.position
+        context, context_mask = self.context(text_tokens, text_mask, drop)
+        for block in self.blocks:
+            x = block(x, context, context_mask)
+        logits = self.head(self.norm(x)).view(x.shape[0], self.cfg.positions,
+                                              self.cfg.group ** 2, self.cfg.codebook_size)
+        return self.from_groups(logits)

@@ -1,0 +1,155 @@
+"""The transformer backend's side of the training protocol (``core.training``),
+in two stages through the one core loop:
+
+``--set stage=tokenizer``
+    trains the VQ-VAE alone on pixels: L1 + squared error (L1 keeps edges
+    crisp, the squared term fixes colours fast) + commitment.
+``--set stage=prior --set tokenizer=RUN``
+    freezes the tokenizer of checkpoint ``RUN`` and trains the masked token
+    transformer on its codes, with captions dropped ``caption_dropout`` of the
+    time so that sampling can use classifier-free guidance.
+
+The prior stage saves both modules, so its checkpoint folder is everything
+generation needs (what ships in ``assets/transformer/``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from core.errors import UserError
+from plugins.transformer.tokenizer import TokenizerConfig, VQTokenizer
+
+STAGES = ("tokenizer", "prior")
+DEFAULTS = {"caption_dropout": 0.1, "lr_warmup": 200, "weight_decay": 0.01}
+
+
+class TransformerTrainer:
+    def __init__(self, train_config: Any, model_config: dict[str, Any] | None) -> None:
+        saved = model_config or {}
+        extra = dict(getattr(train_config, "extra", {}) or {})
+        stage = str(saved.get("stage") or extra.get("stage") or "")
+        if stage not in STAGES:
+            raise UserError("the transformer backend trains in two stages: pass --set stage=tokenizer, "
+                            "then --set stage=prior --set tokenizer=<the tokenizer run's folder>")
+        self.stage = stage
+        self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
+                      **{k: v for k, v in extra.items() if k in DEFAULTS}}
+        self.base_lr = float(train_config.lr)
+        self.accelerator: Any = None
+        self.frozen: dict[str, torch.nn.Module] = {}
+        if stage == "tokenizer":
+            tok_cfg = TokenizerConfig.from_dict(saved.get("tokenizer") or
+                                                {"resolution": train_config.resolution, **extra})
+            self.tokenizer = VQTokenizer(tok_cfg)
+            self.modules: dict[str, torch.nn.Module] = {"tokenizer": self.tokenizer}
+            self.config = {"stage": stage, "tokenizer": tok_cfg.to_dict(), **self.hyper}
+            self._last_batch: torch.Tensor | None = None
+        else:
+            self._init_prior(train_config, saved, extra)
+        self.optimizers = {"adam": torch.optim.AdamW(
+            self.modules[stage].parameters(), lr=self.base_lr, betas=(0.9, 0.99),
+            weight_decay=self.hyper["weight_decay"])}
+
+    def _init_prior(self, train_config: Any, saved: dict[str, Any], extra: dict[str, Any]) -> None:
+        from plugins.transformer.prior import MaskedPrior, PriorConfig
+
+        if saved:       # resuming: the loop loads both modules from the checkpoint itself
+            tok_cfg = TokenizerConfig.from_dict(saved["tokenizer"])
+            self.tokenizer = VQTokenizer(tok_cfg)
+        else:
+            self.tokenizer = load_tokenizer(extra.get("tokenizer"))
+            tok_cfg = self.tokenizer.cfg
+        self.tokenizer.eval().requires_grad_(False)
+        prior_cfg = PriorConfig.from_dict(saved.get("prior") or
+                                          {**extra, "grid": tok_cfg.grid,
+                                           "codebook_size": tok_cfg.codebook_size})
+        self.prior = MaskedPrior(prior_cfg)
+        self.modules = {"prior": self.prior}
+        self.frozen = {"tokenizer": self.tokenizer}
+        self.config = {"stage": "prior", "tokenizer": tok_cfg.to_dict(),
+                       "prior": prior_cfg.to_dict(), **self.hyper}
+
+    # ------------------------------------------------------------------ steps
+
+    def _set_lr(self, step: int) -> None:
+        for group in self.optimizers["adam"].param_groups:
+            group["lr"] = self.base_lr * min(1.0, (step + 1) / self.hyper["lr_warmup"])
+
+    def _optimise(self, loss: torch.Tensor, module: torch.nn.Module, step: int) -> None:
+        self.accelerator.backward(loss)
+        self._set_lr(step)
+        if self.accelerator.sync_gradients:
+            self.accelerator.clip_grad_norm_(module.parameters(), 1.0)
+        self.optimizers["adam"].step()
+        self.optimizers["adam"].zero_grad(set_to_none=True)
+
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
+        x = batch["image"]
+        resolution = self.tokenizer.cfg.resolution
+        if x.shape[-1] != resolution:
+            x = F.interpolate(x, size=resolution, mode="area")
+        if self.stage == "tokenizer":
+            return self._tokenizer_step(x, step)
+        return self._prior_step(x, batch["text"], step)
+
+    def _tokenizer_step(self, x: torch.Tensor, step: int) -> dict[str, float]:
+        model = self.modules["tokenizer"]
+        out = model(x)
+        mse = F.mse_loss(out["x_hat"], x)
+        loss = F.l1_loss(out["x_hat"], x) + mse + self.tokenizer.cfg.commitment * out["commitment"]
+        self._optimise(loss, model, step)
+        self._last_batch = x[:8].detach()
+        used = len(torch.unique(out["codes"]))
+        return {"loss": float(loss.detach()), "psnr": 10 * math.log10(1 / max(float(mse.detach()), 1e-10)),
+                "commitment": float(out["commitment"].detach()), "codes_used": used}
+
+    def _prior_step(self, x: torch.Tensor, text: Any, step: int) -> dict[str, float]:
+        from plugins.transformer.prior import mask_tokens
+
+        with torch.no_grad():
+            codes = self.tokenizer.encode(x).flatten(1)
+        masked, is_masked = mask_tokens(codes, self.prior.cfg.codebook_size)
+        drop = torch.rand(codes.shape[0], device=codes.device) < self.hyper["caption_dropout"]
+        model = self.modules["prior"]
+        logits = model(masked, text.tokens, text.mask, drop)
+        loss = F.cross_entropy(logits[is_masked], codes[is_masked])
+        self._optimise(loss, model, step)
+        accuracy = (logits[is_masked].argmax(-1) == codes[is_masked]).float().mean()
+        return {"loss": float(loss.detach()), "accuracy": float(accuracy)}
+
+    # ------------------------------------------------------------------ samples
+
+    def sample(self, prompts: list[str], seed: int) -> list[Image.Image]:
+        """Prior stage: images for ``prompts``. Tokenizer stage: reconstructions
+        of the latest training batch (there is nothing to draw from a prompt yet;
+        the captions under them in the grid do not apply)."""
+        from plugins.transformer.sampling import generate_images, to_images
+
+        unwrap = self.accelerator.unwrap_model if self.accelerator else (lambda m: m)
+        if self.stage == "tokenizer":
+            if self._last_batch is None:
+                return [Image.new("RGB", (64, 64), "grey")] * len(prompts)
+            tokenizer = unwrap(self.modules["tokenizer"])
+            recon = tokenizer.decode(tokenizer.encode(self._last_batch))
+            return to_images(recon)[:len(prompts)]
+        return generate_images(unwrap(self.modules["prior"]), self.tokenizer, prompts, seed)
+
+
+def load_tokenizer(folder: Any) -> VQTokenizer:
+    """The trained tokenizer of a tokenizer-stage (or prior-stage) run folder."""
+    from core.checkpoint import has_checkpoint, read_checkpoint
+
+    if not folder or not has_checkpoint(str(folder)):
+        raise UserError(f"--set tokenizer={folder or ''}: not a checkpoint folder; train the "
+                        "tokenizer first (--set stage=tokenizer) and pass its --out folder")
+    checkpoint = read_checkpoint(str(folder), backend="transformer")
+    if "tokenizer" not in checkpoint.state_dicts:
+        raise UserError(f"--set tokenizer={folder}: that checkpoint holds no tokenizer")
+    tokenizer = VQTokenizer(TokenizerConfig.from_dict(checkpoint.model_config["tokenizer"]))
+    tokenizer.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["tokenizer"].items()})
+    return tokenizer
