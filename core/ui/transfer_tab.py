@@ -1,43 +1,179 @@
-"""Transfer tab: paint a content image in a preset's or a picture's style."""
+"""Transfer tab: paint one or more content pictures in a style.
+
+The style is a blend: presets picked from a thumbnail gallery (a click adds a
+preset to the blend, a second click takes it out; the weights are edited in the
+text box as ``3:0.5,12:0.5``) and/or uploaded style pictures with their own
+weights. Strength, colour preservation, output size and the engine's own
+parameters come next; the first result is shown as a before/after slider and
+every result in a gallery. All work goes through ``core.pipeline``.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import gradio as gr
+from PIL import Image
 
-from core import pipeline
+from core import limits, pipeline
+from core.errors import UserError
+from core.images import load_image
 from core.registry import Registry
-from core.ui.common import image_input, image_output
-from core.ui.controls import progress_fn, user_errors
+from core.style import parse_presets
+from core.ui.common import IMAGE_FORMAT, image_input
+from core.ui.controls import build_controls, progress_fn, user_errors, values_to_params
+
+EXAMPLE_STYLES = ("swirls", "stained_glass", "cubist")
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def toggle_preset(spec: str, index: int) -> str:
+    """Add preset ``index`` (weight 1) to a blend spec, or take it out if present."""
+    items = [item.strip() for item in (spec or "").split(",") if item.strip()]
+    kept = [item for item in items if item.partition(":")[0].strip() != str(index)]
+    if len(kept) == len(items):
+        kept.append(f"{index}:1")
+    return ",".join(kept)
+
+
+def style_weights(text: str, count: int) -> list[float | str]:
+    """One weight per style picture, in upload order; empty text means equal
+    weights. Checking the numbers is core's job (``pipeline.make_blend``)."""
+    parts = [part.strip() for part in (text or "").replace(";", ",").split(",") if part.strip()]
+    if not parts:
+        return [1.0] * count
+    if len(parts) != count:
+        raise UserError(f"give one weight per style image: {count} image(s), {len(parts)} weight(s)")
+    return parts
+
+
+def file_paths(files: Any) -> list[str]:
+    if not files:
+        return []
+    files = files if isinstance(files, list) else [files]
+    return [getattr(f, "name", f) for f in files]
+
+
+def preset_gallery(engine: Any) -> list[tuple[str, str]]:
+    return [(p.thumbnail, p.label) for p in engine.presets if p.thumbnail]
+
+
+# --------------------------------------------------------------------------- the tab
 
 
 def build(registry: Registry) -> None:
     if not registry.style_transfers:
         gr.Markdown("No style-transfer engine is installed. See the **Plugins** tab.")
         return
+    engines = sorted(registry.style_transfers)
+    default = pipeline.default_engine(registry)
     with gr.Row(equal_height=False):
         with gr.Column():
             content = image_input("Content")
-            style_image = image_input("Style image (optional)")
-            preset = gr.Textbox(label="Preset(s)", placeholder="7  or  3:0.5,12:0.5")
-            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength")
-            preserve = gr.Checkbox(label="Preserve the content's colours")
-            max_size = gr.Slider(128, 2048, value=1024, step=64, label="Output size (long side, px)")
-            run = gr.Button("Transfer", variant="primary")
+            batch = gr.File(label="More content pictures (optional batch, same style)",
+                            file_count="multiple", file_types=["image"], height=120)
         with gr.Column():
-            output = image_output("Result")
+            slider = gr.ImageSlider(label="Before / after", type="pil", format=IMAGE_FORMAT,
+                                    max_height=640)
+    gallery = gr.Gallery(preset_gallery(registry.style_transfers[default]),
+                         label="Presets: click to add to the blend, click again to remove",
+                         columns=9, height=440, allow_preview=False, object_fit="cover")
+    with gr.Row():
+        presets = gr.Textbox(label="Preset blend", placeholder="7  or  3:0.5,12:0.5", scale=5,
+                             info="preset:weight, comma-separated; weights are relative")
+        clear = gr.Button("Clear presets", size="sm", scale=1)
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            styles = gr.File(label="Style pictures (any painting or photo)", file_count="multiple",
+                             file_types=["image"], height=140)
+            _examples(styles)
+            weights = gr.Textbox(label="Style picture weights", placeholder="1, 1",
+                                 info="one per style picture, in order; empty means equal")
+        with gr.Column():
+            engine = gr.Dropdown([(registry.style_transfers[e].label, e) for e in engines],
+                                 value=default, label="Engine", visible=len(engines) > 1)
+            strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
+                                 info="0 paints the content in its own style, 1 fully in the chosen one")
+            preserve = gr.Checkbox(label="Preserve the content's colours")
+            max_size = gr.Slider(128, limits.MAX_OUTPUT_SIDE, value=1024, step=64,
+                                 label="Output size (long side, px)")
+            groups, controls = [], {}
+            for name in engines:
+                with gr.Group(visible=name == default) as group:
+                    controls[name] = build_controls(registry.style_transfers[name].params)
+                groups.append(group)
+            run = gr.Button("Transfer", variant="primary")
+    results = gr.Gallery(label="Results", format=IMAGE_FORMAT, columns=4, height="auto", preview=False,
+                         object_fit="contain", buttons=["download", "download_all", "fullscreen"])
+    info = gr.JSON(label="Settings", open=False)
+
+    def on_select(spec: str, engine_name: str, evt: gr.SelectData) -> str:
+        shown = [p for p in registry.style_transfers[engine_name].presets if p.thumbnail]
+        return toggle_preset(spec, shown[evt.index].index)
+
+    gallery.select(on_select, [presets, engine], [presets], api_visibility="private")
+    clear.click(lambda: "", None, [presets], api_visibility="private")
+    engine.change(lambda e: [gr.update(visible=e == name) for name in engines] +
+                  [gr.update(value=preset_gallery(registry.style_transfers[e]))],
+                  [engine], [*groups, gallery], api_visibility="private")
+    all_controls = [c for name in engines for c in controls[name]]
 
     @user_errors
-    def on_transfer(content_path: str | None, style_path: str | None, preset_text: str,
-                    strength_value: float, preserve_color: bool, size: float,
-                    progress: gr.Progress = gr.Progress()) -> Any:
-        if not content_path:
-            raise pipeline.UserError("upload a content image")
-        presets = pipeline.parse_presets(preset_text) if preset_text.strip() else []
-        blend = pipeline.make_blend(presets, [(style_path, 1.0)] if style_path else [])
-        return pipeline.transfer(content_path, blend, strength=strength_value,
-                                 preserve_color=preserve_color, max_size=size, registry=registry,
-                                 progress=progress_fn(progress)).image
+    def on_transfer(content_path: Any, batch_files: Any, engine_name: str, preset_text: str,
+                    style_files: Any, weight_text: str, strength_value: float, preserve_color: bool,
+                    size: float, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        contents = ([content_path] if content_path else []) + file_paths(batch_files)
+        if not contents:
+            raise UserError("upload a content picture")
+        if len(contents) > limits.MAX_IMAGES_PER_REQUEST:
+            raise UserError(f"at most {limits.MAX_IMAGES_PER_REQUEST} content pictures at once")
+        chosen = parse_presets(preset_text) if preset_text and preset_text.strip() else []
+        style_paths = file_paths(style_files)
+        blend = pipeline.make_blend(chosen, list(zip(style_paths, style_weights(weight_text,
+                                                                                len(style_paths)))))
+        params = _engine_params(registry, engines, controls, engine_name, values)
+        report = progress_fn(progress)
+        outputs, seconds = [], 0.0
+        for i, source in enumerate(contents):
+            def step(fraction: float, message: str = "", i: int = i) -> None:
+                report((i + fraction) / len(contents), f"picture {i + 1}/{len(contents)}: {message}")
+            result = pipeline.transfer(source, blend, engine=engine_name, strength=strength_value,
+                                       preserve_color=preserve_color, max_size=size, params=params,
+                                       registry=registry, progress=step)
+            outputs.append(result.image)
+            seconds += result.seconds
+        before = load_image(contents[0], what="content image").resize(outputs[0].size,
+                                                                      Image.Resampling.LANCZOS)
+        settings = {"engine": engine_name, "presets": chosen, "style_images": len(style_paths),
+                    "weights": [round(w, 4) for _, w in blend.presets + blend.images],
+                    "strength": strength_value, "preserve_color": preserve_color,
+                    "max_size": int(size), "params": params, "pictures": len(outputs),
+                    "seconds": round(seconds, 3)}
+        return (before, outputs[0]), outputs, settings
 
-    run.click(on_transfer, [content, style_image, preset, strength, preserve, max_size], [output],
-              api_visibility="private", concurrency_id="models")
+    run.click(on_transfer,
+              [content, batch, engine, presets, styles, weights, strength, preserve, max_size,
+               *all_controls],
+              [slider, results, info], api_visibility="private", concurrency_id="models")
+
+
+def _engine_params(registry: Registry, engines: Sequence[str], controls: dict[str, list[Any]],
+                   engine_name: str, values: Sequence[Any]) -> dict[str, Any]:
+    offset = 0
+    for name in engines:
+        size = len(controls[name])
+        if name == engine_name:
+            return values_to_params(registry.style_transfers[name].params, values[offset:offset + size])
+        offset += size
+    return {}
+
+
+def _examples(styles: gr.File) -> None:
+    """The shipped procedural style pictures, one click away."""
+    from core.onnx_models import ROOT
+
+    folder = ROOT / "assets" / "styles" / "style_images"
+    found = [[[str(folder / f"{name}.jpg")]] for name in EXAMPLE_STYLES if (folder / f"{name}.jpg").is_file()]
+    if found:
+        gr.Examples(found, inputs=[styles], label="Example style pictures")
