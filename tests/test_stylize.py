@@ -454,9 +454,12 @@ def test_example_recipes_are_valid(registry: Registry) -> None:
         parse_recipe(text, registry.filters)
 
 
-def test_gradio_client_gets_the_same_pixels(registry: Registry, tmp_path) -> None:
+def test_ui_cli_and_gradio_client_give_bit_identical_pixels(registry: Registry, tmp_path) -> None:
+    """One recipe with seeded randomness through the tab's render function, the
+    CLI (a subprocess) and gradio_client against a running app: the same bytes."""
     gradio_client = pytest.importorskip("gradio_client")
     import app
+    from tests.conftest import run_cli
 
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).resize((128, 128)).save(photo)
@@ -470,6 +473,14 @@ def test_gradio_client_gets_the_same_pixels(registry: Registry, tmp_path) -> Non
         remote = Image.open(path)
         local = pipeline.stylize(str(photo), recipe, registry=registry).image
         assert remote.mode == local.mode and remote.tobytes() == local.tobytes()
+        _, shown = stylize_tab.render(str(photo), parse_recipe(recipe, registry.filters), registry)
+        assert shown.tobytes() == local.tobytes()
+        (tmp_path / "recipe.json").write_text(recipe)
+        done = run_cli("stylize", str(photo), "--recipe", str(tmp_path / "recipe.json"),
+                       "--out", str(tmp_path / "cli.png"))
+        assert done.returncode == 0, done.stderr
+        cli = Image.open(tmp_path / "cli.png")
+        assert cli.mode == local.mode and cli.tobytes() == local.tobytes()
         assert info["recipe"]["seed"] == 11 and not math.isnan(info["seconds"])
     finally:
         demo.close()
