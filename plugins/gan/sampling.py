@@ -23,8 +23,12 @@ def condition(model: Generator, prompts: Sequence[str]) -> torch.Tensor:
     from core.text_encoder import encode
 
     device = next(model.parameters()).device
-    text = encode([p if p.strip() else "." for p in prompts]).to(device)
-    return model.condition(text.tokens, text.mask, text.pooled)
+    # A batch usually repeats one prompt: encode each distinct prompt once (the
+    # text encoder costs more than the generator).
+    distinct = list(dict.fromkeys(p if p.strip() else "." for p in prompts))
+    text = encode(distinct).to(device)
+    rows = torch.tensor([distinct.index(p if p.strip() else ".") for p in prompts], device=device)
+    return model.condition(text.tokens, text.mask, text.pooled)[rows]
 
 
 def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> torch.Tensor:
