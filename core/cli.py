@@ -179,26 +179,32 @@ def cmd_stylize(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> Any:
-    return _landed("core.training", "train_from_cli", "training")(args)
+    from core.training import train_from_cli
+
+    return train_from_cli(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> Any:
-    return _landed("core.evaluate", "eval_from_cli", "evaluation")(args)
+    from core.evaluate import eval_from_cli
+
+    return eval_from_cli(args)
+
+
+def cmd_corpus_preview(args: argparse.Namespace) -> Any:
+    from core.corpus.preview import write_grid
+
+    if not 1 <= args.n <= 256:
+        raise UserError(f"--n must be between 1 and 256, got {args.n}")
+    path = write_grid(args.out, args.family, args.n, args.seed)
+    if not args.json:
+        print(path)
+    return {"output": path, "family": args.family, "n": args.n, "seed": args.seed}
 
 
 def cmd_bench(args: argparse.Namespace) -> Any:
     from core.bench import run_benchmarks
 
     return run_benchmarks(only=args.only, quiet=args.json)
-
-
-def _landed(module: str, function: str, what: str) -> Callable[[argparse.Namespace], Any]:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        raise UserError(f"{what} is not available in this version of Impasto yet") from None
 
 
 # --------------------------------------------------------------------- parser
@@ -271,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=8, help="images per prompt")
     p.add_argument("--family", default="all", choices=["shapes", "landscapes", "paraphrases", "all"])
     p.add_argument("--seed", type=int, default=0)
+
+    p = command("corpus-preview", cmd_corpus_preview, "write a captioned grid of training-corpus samples")
+    p.add_argument("--family", default="all", choices=["shapes", "landscapes", "all"])
+    p.add_argument("--n", type=int, default=16, help="samples in the grid")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="PNG file to write")
 
     p = command("bench", cmd_bench, "speed and memory figures")
     p.add_argument("--only", default=None, help="run only benchmarks whose name contains this")

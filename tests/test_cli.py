@@ -73,3 +73,16 @@ def test_bad_recipes_exit_2(recipe, fragment, tmp_path, hello_env):
     path.write_text(recipe)
     done = run_cli("stylize", str(image), "--recipe", str(path), "--out", str(tmp_path / "o.png"), env=hello_env)
     assert done.returncode == 2 and fragment in done.stderr, done.stderr
+
+
+def test_corpus_preview_writes_a_captioned_grid(tmp_path):
+    out = tmp_path / "grid.png"
+    done = run_cli("corpus-preview", "--family", "shapes", "--n", "4", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"] == str(out)
+    from PIL import Image
+
+    grid = Image.open(out)
+    assert grid.width > 128 and len(grid.convert("RGB").getcolors(1 << 20)) > 8
+    refused = run_cli("corpus-preview", "--n", "0", "--out", str(out))
+    assert refused.returncode == 2 and "--n must be" in refused.stderr
