@@ -147,6 +147,35 @@ def read_optimizers(path: str | Path, optimizers: "dict[str, Any]") -> dict[str,
     return {k: v for k, v in state.items() if k != "optimizers"}
 
 
+def export_checkpoint(run: str | Path, target: str | Path, modules: list[str] | None = None,
+                      half: bool = True) -> dict[str, Any]:
+    """Copy what generation needs from a training run into ``target`` (for
+    ``assets/<backend>/``): ``config.json`` and the chosen modules' weights, in
+    float16 when ``half`` (loaders cast back to float32), without optimizer
+    state or samples. Returns a summary with each file's size."""
+    import torch
+    from safetensors.torch import save_file
+
+    checkpoint = read_checkpoint(run)
+    names = modules or list(checkpoint.config.get("modules", []))
+    unknown = sorted(set(names) - set(checkpoint.state_dicts))
+    if unknown:
+        raise UnavailableError(f"{run} has no module(s) {', '.join(unknown)}; it has "
+                               f"{', '.join(sorted(checkpoint.state_dicts))}")
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for name in names:
+        tensors = {k: (v.to(torch.float16) if half and v.is_floating_point() else v).contiguous()
+                   for k, v in checkpoint.state_dicts[name].items()}
+        path = target / f"{name}.safetensors"
+        _atomic(path, lambda tmp, t=tensors: save_file(t, str(tmp)))
+        sizes[path.name] = path.stat().st_size
+    config = {**checkpoint.config, "modules": names, "dtype": "float16" if half else "float32"}
+    _atomic(target / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n"))
+    return {"run": str(run), "target": str(target), "step": checkpoint.step, "files": sizes}
+
+
 def can_resume(path: str | Path) -> bool:
     folder = Path(path) / RESUME_DIR
     return has_checkpoint(path) and (folder / "state.json").is_file()

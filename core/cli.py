@@ -190,6 +190,16 @@ def cmd_eval(args: argparse.Namespace) -> Any:
     return eval_from_cli(args)
 
 
+def cmd_export(args: argparse.Namespace) -> Any:
+    from core.checkpoint import export_checkpoint
+
+    summary = export_checkpoint(args.run, args.out, args.module or None, half=not args.float32)
+    if not args.json:
+        for name, size in summary["files"].items():
+            print(f"{Path(args.out) / name}  {size / 1e6:.2f} MB")
+    return summary
+
+
 def cmd_corpus_preview(args: argparse.Namespace) -> Any:
     from core.corpus.preview import write_grid
 
@@ -277,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=8, help="images per prompt")
     p.add_argument("--family", default="all", choices=["shapes", "landscapes", "paraphrases", "all"])
     p.add_argument("--seed", type=int, default=0)
+
+    p = command("export", cmd_export, "copy a training run's weights for shipping (assets/<backend>/)")
+    p.add_argument("run", help="a folder written by python -m core train")
+    p.add_argument("--out", required=True, help="target folder, e.g. assets/vae")
+    p.add_argument("--module", action="append", help="only these modules (repeatable); default: all")
+    p.add_argument("--float32", action="store_true", help="keep float32 (default: float16)")
 
     p = command("corpus-preview", cmd_corpus_preview, "write a captioned grid of training-corpus samples")
     p.add_argument("--family", default="all", choices=["shapes", "landscapes", "all"])
