@@ -31,9 +31,9 @@ class PriorConfig:
     grid: int = 16               # tokens per side
     codebook_size: int = 512
     group: int = 2               # tokens per side of one transformer position
-    dim: int = 192
-    depth: int = 6
-    heads: int = 6
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
     mlp_ratio: int = 4
 
     @property
