@@ -16,7 +16,7 @@ import gradio as gr
 
 from core import __version__, limits
 from core.registry import Registry, get_registry
-from core.ui import fairness, sharing
+from core.ui import fairness, sharing, studio
 from core.ui import analyze_tab, api, generate_tab, plugins_tab, stylize_tab, transfer_tab
 
 TITLE = "Impasto"
@@ -38,16 +38,18 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
     ttl = limits.CACHE_TTL_S
     with gr.Blocks(title=TITLE, delete_cache=(ttl, ttl)) as demo:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
-        with gr.Tab("Generate"):
-            generate_tab.build(registry)
-        with gr.Tab("Analyze"):
-            analyze_tab.build(registry)
-        with gr.Tab("Transfer"):
-            transfer_tab.build(registry)
-        with gr.Tab("Stylize"):
-            stylize_tab.build(registry)
-        with gr.Tab("Plugins"):
-            plugins_tab.build(registry)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Generate", id="generate"):
+                generate = generate_tab.build(registry)
+            with gr.Tab("Analyze", id="analyze"):
+                analyze = analyze_tab.build(registry)
+            with gr.Tab("Transfer", id="transfer"):
+                transfer = transfer_tab.build(registry)
+            with gr.Tab("Stylize", id="stylize"):
+                stylize = stylize_tab.build(registry)
+            with gr.Tab("Plugins", id="plugins"):
+                plugins_tab.build(registry)
+        studio.connect(tabs, generate, analyze, transfer, stylize)
         api.build(registry)
         gr.Markdown(f"<small>Impasto {__version__}</small>")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=MODEL_JOBS_AT_ONCE)

@@ -85,11 +85,8 @@ def cmd_generate(args: argparse.Namespace) -> Any:
     options: dict[str, Any] = {}
     if args.from_png:
         settings = read_settings(args.from_png)
-        options = {"prompt": settings["prompt"], "backend": settings["backend"],
-                   "n": settings.get("n", 1), "seed": settings.get("seed", 0),
-                   "params": settings.get("params") or {}, "style": settings.get("style"),
-                   "style_strength": settings.get("style_strength", 1.0),
-                   "recipe": settings.get("recipe")}
+        options = {key: settings.get(key) for key in ("prompt", "backend", "n", "seed", "params",
+                                                      "style", "style_strength", "recipe", "then")}
     for key in ("prompt", "backend", "n", "seed", "style", "style_strength"):
         value = getattr(args, key)
         if value is not None:
@@ -100,7 +97,10 @@ def cmd_generate(args: argparse.Namespace) -> Any:
         options["params"] = dict(options.get("params") or {}, **dict(map(_parse_param, args.param)))
     if "prompt" not in options:
         raise UserError("generate needs --prompt (or --from-png FILE)")
-    result = pipeline.generate(options.pop("prompt"), progress=_progress(not args.json), **options)
+    options = {key: value for key, value in options.items() if value is not None}
+    options.setdefault("backend", pipeline.DEFAULT_BACKEND)
+    # replay = generate, then any recipes a Stylize session applied afterwards
+    result = pipeline.replay(options, progress=_progress(not args.json))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

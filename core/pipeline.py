@@ -177,6 +177,53 @@ def generate(prompt: str, *, backend: str = DEFAULT_BACKEND, n: int = 1, seed: i
     return GenerateResult(images, backend, seed, time.perf_counter() - started, settings)
 
 
+MAX_THEN_RECIPES = 8
+MAX_FRAMES = 64
+
+
+def interpolate(prompt_a: str, prompt_b: str | None = None, *, backend: str, seed_a: int = 0,
+                seed_b: int = 1, frames: int = 16, registry: Registry | None = None,
+                progress: ProgressFn = no_progress) -> list[Image.Image]:
+    """Frames of a latent walk from (prompt_a, seed_a) to (prompt_b, seed_b), for
+    backends with an ``interpolate`` method (the GAN and the VAE)."""
+    registry = registry or get_registry()
+    generator = registry.get("generators", backend)
+    walk = getattr(generator, "interpolate", None)
+    if not callable(walk):
+        raise UserError(f"the {backend!r} backend cannot interpolate; try the GAN or the VAE")
+    a = clean_prompt(prompt_a)
+    b = clean_prompt(prompt_b) if prompt_b and str(prompt_b).strip() else a
+    seed_a, seed_b = (check_int(v, "seed", 0, 2**32 - 1) for v in (seed_a, seed_b))
+    frames = check_int(frames, "number of frames", 2, MAX_FRAMES)
+    images = run_plugin(f"generator {backend!r}", lambda p: walk(a, b, seed_a, seed_b, frames), progress)
+    if not isinstance(images, list) or len(images) != frames or \
+            not all(isinstance(im, Image.Image) for im in images):
+        raise JobError(f"generator {backend!r} did not return {frames} frame(s)")
+    return [im.convert("RGB") for im in images]
+
+
+def replay(settings: Mapping[str, Any], *, registry: Registry | None = None,
+           progress: ProgressFn = no_progress) -> GenerateResult:
+    """Regenerate the pictures a saved picture's settings describe (``core.metadata``):
+    the generation itself, then each recipe applied to it afterwards in the Stylize
+    tab (``settings["then"]``, in order, each with its own seed)."""
+    if not isinstance(settings, Mapping) or not settings.get("prompt") or not settings.get("backend"):
+        raise UserError("these settings name no prompt and backend to generate from")
+    then = settings.get("then") or []
+    if not isinstance(then, list) or len(then) > MAX_THEN_RECIPES:
+        raise UserError(f"'then' must be a list of at most {MAX_THEN_RECIPES} recipes")
+    registry = registry or get_registry()
+    result = generate(settings["prompt"], backend=settings["backend"], n=settings.get("n", 1),
+                      seed=settings.get("seed", 0), params=settings.get("params") or {},
+                      style=settings.get("style"), style_strength=settings.get("style_strength", 1.0),
+                      recipe=settings.get("recipe"), registry=registry, progress=progress)
+    for recipe in then:
+        result.images = [stylize(im, recipe, registry=registry).image for im in result.images]
+    if then:
+        result.settings["then"] = [parse_recipe(r, registry.filters).to_json() for r in then]
+    return result
+
+
 def apply_style(image: Image.Image, choice: StyleChoice, strength: float,
                 registry: Registry, progress: ProgressFn = no_progress) -> Image.Image:
     """The style step of generation: a transfer for presets/images, a recolour for palettes."""

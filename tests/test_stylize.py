@@ -386,9 +386,10 @@ def test_tab_history_undo_redo_and_errors_keep_state(registry: Registry, tmp_pat
     photo = tmp_path / "cat.png"
     Image.fromarray(data.chelsea()).resize((120, 80)).save(photo)
     history = stylize_tab.new_history()
-    code, history, pair, result, download, seed, _ = stylize_tab.commit(
+    code, history, pair, result, download, seed, _, committed = stylize_tab.commit(
         str(photo), history, stylize_tab.with_op(stylize_tab.current(history), "sepia", {}), registry)
     assert json.loads(code)["ops"][0]["op"] == "sepia" and result.size == (120, 80)
+    assert committed is result                                  # what the PNG download saves
     assert json.loads(open(download).read()) == json.loads(code)
     before_bad = json.loads(json.dumps(history))
     bad = stylize_tab.with_op(stylize_tab.current(history), "crop", {"aspect": "free", "left": 0.9})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -87,10 +88,18 @@ def _preset_labels(registry: Registry) -> dict[int, str]:
 # --------------------------------------------------------------------------- the tab
 
 
-def build(registry: Registry) -> None:
+@dataclass
+class AnalyzeTab:
+    image: gr.Image
+    scheme: gr.Radio
+    schemes: gr.State          # {"complementary": [hex, ...], ...} of the last analysis
+    use_palette: gr.Button
+
+
+def build(registry: Registry) -> AnalyzeTab | None:
     if not registry.analyzers:
         gr.Markdown("No analyzer is installed. See the **Plugins** tab.")
-        return
+        return None
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             image = image_input("Picture to analyse")
@@ -105,6 +114,7 @@ def build(registry: Registry) -> None:
                                   label="Recolour recipe for the Stylize tab", scale=1)
                 recipe = gr.Code(label="recolor recipe (copy into the Stylize tab)", language="json",
                                  scale=2, interactive=False)
+            use_palette = gr.Button("Use this palette as the style in Generate", size="sm")
             with gr.Row():
                 histograms = _figure("Histograms")
                 radar = _figure("Statistics")
@@ -135,6 +145,7 @@ def build(registry: Registry) -> None:
                state], api_visibility="private", concurrency_id="models")
     scheme.change(lambda chosen, schemes: recolor_recipe(schemes[chosen]) if chosen in schemes else "",
                   [scheme, state], [recipe], api_visibility="private")
+    return AnalyzeTab(image, scheme, state, use_palette)
 
 
 def _figure(label: str) -> gr.Image:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import gradio as gr
 from PIL import Image, ImageOps
@@ -23,6 +24,7 @@ from PIL import Image, ImageOps
 from core import pipeline
 from core.errors import UserError
 from core.images import load_image
+from core.metadata import save_png
 from core.recipe import Recipe, load_recipe_file, parse_recipe
 from core.registry import Registry
 from core.ui.common import image_input, image_output
@@ -35,6 +37,7 @@ EXAMPLES = [("astronaut.jpg", "postcard.json"), ("chelsea.jpg", "comic.json"),
             ("coffee.jpg", "oil.json"), ("chelsea.jpg", "pixel.json"),
             ("astronaut.jpg", "spring.json"), ("coffee.jpg", "sketch.json")]
 _DOWNLOADS = Path(tempfile.gettempdir()) / "impasto-recipes"
+_PNG_DOWNLOADS = Path(tempfile.gettempdir()) / "impasto-stylized"
 
 
 # --------------------------------------------------------------------------- history (pure)
@@ -118,7 +121,7 @@ def show(path: str | None, history: Mapping[str, Any], registry: Registry) -> tu
 def _outputs(history: dict[str, Any], pair: Any, result: Any, status: str) -> tuple[Any, ...]:
     recipe = current(history)
     return (recipe_text(recipe), history, pair, result, save_download(recipe),
-            recipe.get("seed", 0), status)
+            recipe.get("seed", 0), status, result)
 
 
 def _summary(recipe: Mapping[str, Any], result: Image.Image | None) -> str:
@@ -152,10 +155,37 @@ def _examples() -> list[list[str]]:
 # --------------------------------------------------------------------------- layout
 
 
-def build(registry: Registry) -> None:
+def settings_png(image: Image.Image | None, lineage: Mapping[str, Any] | None,
+                 recipe: Mapping[str, Any], folder: Path) -> str | None:
+    """The committed result as a PNG carrying its settings. A picture that came
+    from the Generate tab carries that generation's settings plus this recipe
+    under ``then``, so ``python -m core generate --from-png`` rebuilds it."""
+    if image is None:
+        return None
+    if lineage:
+        settings = dict(lineage, then=list(lineage.get("then") or []) + [dict(recipe)])
+    else:
+        settings = {"source": "uploaded picture", "recipe": dict(recipe)}
+    text = json.dumps(settings, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode() + image.tobytes()).hexdigest()[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"stylized-{digest}.png"
+    if not path.exists():
+        save_png(image, path, settings)
+    return str(path)
+
+
+@dataclass
+class StylizeTab:
+    image: gr.Image
+    lineage: gr.State          # settings of the generation the picture came from, or None
+    show_picture: Callable[[Any], Any]   # follow an event that set ``image`` with a render
+
+
+def build(registry: Registry) -> StylizeTab | None:
     if not registry.filters:
         gr.Markdown("No Stylize operation is installed. See the **Plugins** tab for what failed to load.")
-        return
+        return None
     choices = operation_choices(registry)
     names = [name for _, name in choices]
     first = names[0]
@@ -192,11 +222,14 @@ def build(registry: Registry) -> None:
                                     interactive=False)
             status = gr.Markdown(_summary(current(new_history()), None))
             result = image_output("Result (download)", image_mode=None)
+            png = gr.DownloadButton("⬇ PNG with settings", size="sm", visible=False)
     if _examples():
         examples = gr.Examples(_examples(), inputs=[image, code], label="Examples: a picture and a recipe")
 
     all_controls = [c for name in names for c in controls[name]]
-    outputs = [code, history, slider, result, download, seed, status]
+    committed = gr.State()      # the last committed result (never a live preview)
+    lineage = gr.State()
+    outputs = [code, history, slider, result, download, seed, status, committed]
 
     def pending(op_name: str, values: tuple[Any, ...]) -> dict[str, Any]:
         offset = 0
@@ -262,16 +295,21 @@ def build(registry: Registry) -> None:
     # and the recipe on screen stay exactly as they were (no error overlay on them).
     staged = gr.State()
 
+    def on_committed(image_value: Any, source: Any, hist: dict[str, Any]) -> Any:
+        path = settings_png(image_value, source, current(hist), _PNG_DOWNLOADS)
+        return gr.update(value=path, visible=path is not None)
+
     def wire(triggers: Any, fn: Any, inputs: list[Any]) -> Any:
         def staged_fn(*args: Any) -> dict[str, Any]:
             return {"outputs": fn(*args)}
 
         if isinstance(triggers, list):
             event = gr.on(triggers, staged_fn, inputs, [staged], **private)
-        else:   # a previous event to follow (the examples' loading)
+        else:   # a previous event to follow (an upload, the examples' loading, a hand-off)
             event = triggers.then(staged_fn, inputs, [staged], **private)
-        event.success(lambda box: tuple(box["outputs"]), staged, outputs, api_visibility="private",
-                      queue=False)
+        published = event.success(lambda box: tuple(box["outputs"]), staged, outputs,
+                                  api_visibility="private", queue=False)
+        published.then(on_committed, [committed, lineage, history], [png], api_visibility="private")
         return event
 
     wire([add.click], on_add, [image, history, operation, *all_controls])
@@ -283,7 +321,9 @@ def build(registry: Registry) -> None:
     wire([seed.submit, seed.blur], on_seed, [image, history, seed])
     # .input, not .change: only a person's upload re-renders here; an example
     # sets the picture programmatically and renders through its own chain below.
-    wire([image.input], on_image, [image, history])
+    # a person's own picture has no generation settings: forget them first
+    wire(image.input(lambda: None, None, [lineage], api_visibility="private", queue=False),
+         on_image, [image, history])
     operation.change(on_pick, operation, [*groups, op_help], api_visibility="private", queue=False)
 
     live_inputs = [image, history, live, operation, *all_controls]
@@ -293,4 +333,8 @@ def build(registry: Registry) -> None:
     gr.on(triggers, on_live, live_inputs, [slider, result, status], trigger_mode="always_last",
           show_progress="minimal", **private)
     if _examples():
-        wire(examples.load_input_event, on_code, [image, history, code])
+        wire(examples.load_input_event.then(lambda: None, None, [lineage], api_visibility="private",
+                                            queue=False),
+             on_code, [image, history, code])
+
+    return StylizeTab(image, lineage, lambda event: wire(event, on_image, [image, history]))

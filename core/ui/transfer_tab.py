@@ -9,6 +9,7 @@ every result in a gallery. All work goes through ``core.pipeline``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import gradio as gr
@@ -62,10 +63,16 @@ def preset_gallery(engine: Any) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- the tab
 
 
-def build(registry: Registry) -> None:
+@dataclass
+class TransferTab:
+    content: gr.Image
+    styles: gr.File
+
+
+def build(registry: Registry) -> TransferTab | None:
     if not registry.style_transfers:
         gr.Markdown("No style-transfer engine is installed. See the **Plugins** tab.")
-        return
+        return None
     engines = sorted(registry.style_transfers)
     default = pipeline.default_engine(registry)
     with gr.Row(equal_height=False):
@@ -156,6 +163,7 @@ def build(registry: Registry) -> None:
               [content, batch, engine, presets, styles, weights, strength, preserve, max_size,
                *all_controls],
               [slider, results, info], api_visibility="private", concurrency_id="models")
+    return TransferTab(content, styles)
 
 
 def _engine_params(registry: Registry, engines: Sequence[str], controls: dict[str, list[Any]],
