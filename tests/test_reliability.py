@@ -104,3 +104,22 @@ def test_one_session_cannot_fill_the_queue(misbehaving_registry):
         assert len(images) == 1
     finally:
         demo.close()
+
+
+def test_old_output_files_are_pruned_and_new_ones_kept(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from core.ui import files
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    old = files.output_folder("results", "session-a") / "old.png"
+    new = files.output_folder("results", "session-b") / "new.png"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(old.parent, (two_hours_ago, two_hours_ago))
+    assert files.prune(max_age_s=3600, force=True) == 1
+    assert not old.exists() and not old.parent.exists() and new.exists()
+    assert files.output_folder("results", "../../etc").parent == tmp_path / "impasto" / "results"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import gradio as gr
@@ -20,11 +18,11 @@ import gradio as gr
 from core import pipeline
 from core.errors import UserError
 from core.registry import Registry
+from core.ui.files import output_folder
 from core.ui.common import IMAGE_FORMAT, image_input
 from core.ui.controls import user_errors
 
 KNOWN_FIGURES = ("palette", "harmonies", "histograms", "statistics", "nearest presets")
-_DOWNLOADS = Path(tempfile.gettempdir()) / "impasto-analyses"
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -71,8 +69,7 @@ def summary(data: Mapping[str, Any], preset_labels: Mapping[int, str]) -> str:
 def save_json(data: Mapping[str, Any]) -> str:
     """The analysis as a .json file for the download button (named by its content)."""
     text = json.dumps(data, indent=1)
-    _DOWNLOADS.mkdir(parents=True, exist_ok=True)
-    path = _DOWNLOADS / f"analysis-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+    path = output_folder("analyses") / f"analysis-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
     if not path.exists():
         path.write_text(text, encoding="utf-8")
     return str(path)

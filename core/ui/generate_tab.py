@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from core.errors import UserError
 from core.metadata import read_settings, save_png
 from core.registry import Registry
 from core.style import parse_style_spec
+from core.ui.files import output_folder
 from core.ui.common import IMAGE_FORMAT, image_input, parse_json_field
 from core.ui.controls import build_controls, progress_fn, user_errors, values_to_params
 
@@ -38,7 +38,6 @@ EXAMPLE_PROMPTS = [
 STYLE_KINDS = ("none", "preset", "picture", "palette")
 MAX_HISTORY = 60
 DISPLAY_MIN_SIDE = 256
-RESULTS_DIR = Path(tempfile.gettempdir()) / "impasto-results"
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -89,10 +88,7 @@ def display_copy(image: Image.Image, minimum: int = DISPLAY_MIN_SIDE) -> Image.I
 
 def session_folder(request: gr.Request | None) -> Path:
     """One folder per browser session, so one visitor's files never mix with another's."""
-    name = getattr(request, "session_hash", None) or "local"
-    folder = RESULTS_DIR / "".join(c for c in str(name) if c.isalnum())[:40]
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return output_folder("results", str(getattr(request, "session_hash", None) or "local"))
 
 
 def save_results(images: Sequence[Image.Image], settings: Mapping[str, Any], folder: Path) -> list[dict]:

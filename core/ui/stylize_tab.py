@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,6 +26,7 @@ from core.images import load_image
 from core.metadata import save_png
 from core.recipe import Recipe, load_recipe_file, parse_recipe
 from core.registry import Registry
+from core.ui.files import output_folder
 from core.ui.common import image_input, image_output
 from core.ui.controls import build_controls, user_errors, values_to_params
 
@@ -36,8 +36,6 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets" / "stylize"
 EXAMPLES = [("astronaut.jpg", "postcard.json"), ("chelsea.jpg", "comic.json"),
             ("coffee.jpg", "oil.json"), ("chelsea.jpg", "pixel.json"),
             ("astronaut.jpg", "spring.json"), ("coffee.jpg", "sketch.json")]
-_DOWNLOADS = Path(tempfile.gettempdir()) / "impasto-recipes"
-_PNG_DOWNLOADS = Path(tempfile.gettempdir()) / "impasto-stylized"
 
 
 # --------------------------------------------------------------------------- history (pure)
@@ -94,9 +92,8 @@ def render(path: str | None, recipe: Recipe, registry: Registry) -> tuple[Any, A
 def save_download(recipe: Mapping[str, Any]) -> str:
     """The recipe as a .json file for the download button (named by its content)."""
     text = recipe_text(recipe)
-    _DOWNLOADS.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    path = _DOWNLOADS / f"recipe-{digest}.json"
+    path = output_folder("recipes") / f"recipe-{digest}.json"
     if not path.exists():
         path.write_text(text, encoding="utf-8")
     return str(path)
@@ -296,7 +293,7 @@ def build(registry: Registry) -> StylizeTab | None:
     staged = gr.State()
 
     def on_committed(image_value: Any, source: Any, hist: dict[str, Any]) -> Any:
-        path = settings_png(image_value, source, current(hist), _PNG_DOWNLOADS)
+        path = settings_png(image_value, source, current(hist), output_folder("stylized"))
         return gr.update(value=path, visible=path is not None)
 
     def wire(triggers: Any, fn: Any, inputs: list[Any]) -> Any:
