@@ -45,6 +45,15 @@ def test_on_a_space_no_share_link_is_made():
     assert plan.share is False and plan.host == "0.0.0.0"
 
 
+def test_the_any_model_field_is_for_loopback_only():
+    env = {"IMPASTO_ALLOW_MODEL_FIELD": "1"}
+    assert plan_launch(args(), env).host == "127.0.0.1"
+    for unsafe in (args(share=True, auth=["ann:pw"]), args(host="0.0.0.0"), args(host="192.168.1.5")):
+        with pytest.raises(LaunchRefused, match="IMPASTO_ALLOW_MODEL_FIELD"):
+            plan_launch(unsafe, env)
+    assert plan_launch(args(host="0.0.0.0"), {"IMPASTO_ALLOW_MODEL_FIELD": "0"}).host == "0.0.0.0"
+
+
 def test_cli_share_without_credentials_exits_nonzero_and_opens_no_port():
     port = free_port()
     done = subprocess.run([sys.executable, "app.py", "--share", "--port", str(port)], cwd=ROOT,

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Mapping
 
 
+# The diffusers plugin's "any model" field (see README): local experiments only.
+MODEL_FIELD_ENV = "IMPASTO_ALLOW_MODEL_FIELD"
+
+
 class LaunchRefused(Exception):
     """The launch options are unsafe or malformed; the message says how to fix them."""
 
@@ -63,4 +67,13 @@ def plan_launch(args: argparse.Namespace, environ: Mapping[str, str]) -> LaunchP
             "--share makes a public link that anyone who finds it can use. Add credentials: "
             "--auth USER:PASS, --auth-file FILE (user:pass lines) or IMPASTO_AUTH=user:pass. "
             "To share without any login anyway, pass --share-without-auth.")
+    if environ.get(MODEL_FIELD_ENV, "").strip() == "1" and (args.share or not is_loopback(args.host)):
+        raise LaunchRefused(
+            f"{MODEL_FIELD_ENV}=1 lets whoever uses the app load any model by name, which is for "
+            "your own machine only: drop it, or serve on 127.0.0.1 without --share. List the "
+            "models to serve in IMPASTO_DIFFUSERS_MODELS instead.")
     return LaunchPlan(host=args.host, share=bool(args.share), auth=auth)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
