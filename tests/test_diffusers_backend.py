@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -371,5 +372,17 @@ def test_generate_endpoint_gives_the_same_pixels(tiny_registry):
         again, _ = client.predict(PROMPT, BACKEND, 1, 0, "none", 1.0, "", json.dumps(FAST),
                                   api_name="/generate")   # still serving after the error
         assert np.array_equal(pixels(Image.open(again[0]["image"])), pixels(expected))
+        # a starting picture through the API: image-to-image, the same pixels as the library
+        from gradio_client import handle_file
+
+        start = Image.new("RGB", (48, 40), (30, 60, 200))
+        start_path = Path(tempfile.mkdtemp()) / "start.png"
+        start.save(start_path)
+        params = dict(FAST, steps=4, strength=0.5)
+        varied, settings = client.predict(PROMPT, BACKEND, 1, 0, "none", 1.0, "", json.dumps(params),
+                                          handle_file(str(start_path)), api_name="/generate")
+        direct = generate(tiny_registry, params=params, init_image=start).images[0]
+        assert np.array_equal(pixels(Image.open(varied[0]["image"])), pixels(direct))
+        assert not np.array_equal(pixels(direct), pixels(expected))
     finally:
         demo.close()

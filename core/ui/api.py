@@ -28,18 +28,19 @@ def _generate_endpoint(registry: Registry) -> None:
     inputs = [gr.Textbox(label="prompt"), gr.Textbox(label="backend", value=pipeline.DEFAULT_BACKEND),
               gr.Number(label="n", value=1, precision=0), gr.Number(label="seed", value=0, precision=0),
               gr.Textbox(label="style", value="none"), gr.Number(label="style_strength", value=1.0),
-              gr.Textbox(label="recipe", value=""), gr.Textbox(label="params", value="{}")]
+              gr.Textbox(label="recipe", value=""), gr.Textbox(label="params", value="{}"),
+              image_input("init_image")]     # optional: a starting picture (VAE, diffusers img2img)
     outputs = [gr.Gallery(label="images", format=IMAGE_FORMAT), gr.JSON(label="settings")]
 
     @user_errors
     def generate(prompt: str, backend: str, n: float, seed: float, style: str,
-                 style_strength: float, recipe: str, params: str,
+                 style_strength: float, recipe: str, params: str, init_image: Any = None,
                  progress: gr.Progress = gr.Progress()) -> tuple[list[Any], dict[str, Any]]:
         result = pipeline.generate(
             prompt, backend=backend or pipeline.DEFAULT_BACKEND, n=n, seed=seed,
             params=parse_json_field(params, "params"), style=style,
             style_strength=style_strength, recipe=parse_json_field(recipe, "recipe"),
-            registry=registry, progress=progress_fn(progress))
+            init_image=init_image or None, registry=registry, progress=progress_fn(progress))
         settings = dict(result.settings, seconds=round(result.seconds, 3))
         return result.images, settings
 
