@@ -26,7 +26,8 @@ from torch.nn import functional as F
 
 from plugins.gan.model import Discriminator, GANConfig, Generator
 
-DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5}
+DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,
+            "diversity_weight": 1.0, "diversity_cap": 0.1}
 
 
 class GANTrainer:
@@ -70,11 +71,18 @@ class GANTrainer:
         differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
                                 for i, j in enumerate(other)], device=x.device)
 
+        # Generated pictures come in pairs that share a caption (rows i and i + half),
+        # so the diversity term below can compare two noises for one prompt.
+        half = (n + 1) // 2
+        pair = torch.arange(n, device=x.device) % half
+        fake_words = tuple(t[pair] for t in words)
+        z = torch.randn(n, self.cfg.z_dim, device=x.device)
+        fake = generator(z, *fake_words)
+
         # Discriminator: real + own caption up, generated and wrong-caption down.
         # One generated batch serves both updates (as in the DCGAN reference code).
-        fake = generator(torch.randn(n, self.cfg.z_dim, device=x.device), *words)
         real_score, wrong_score = discriminator(x, *words, mismatch=other)
-        fake_score, _ = discriminator(fake.detach(), *words)
+        fake_score, _ = discriminator(fake.detach(), *fake_words)
         wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
         weight = float(self.hyper["mismatch_weight"])
         d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
@@ -83,9 +91,16 @@ class GANTrainer:
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
 
-        # Generator: make the (updated) discriminator score its pictures, with their captions, as real.
-        g_score, _ = discriminator(fake, *words)
-        g_loss = -g_score.mean()
+        # Generator: make the (updated) discriminator score its pictures, with their
+        # captions, as real; and keep two noises for one caption apart (the
+        # diversity-sensitive term of Yang et al. 2019): a discriminator that sees
+        # one picture at a time cannot tell that the generator ignores its noise.
+        g_score, _ = discriminator(fake, *fake_words)
+        second = torch.arange(half, n, device=x.device)
+        first = pair[second]
+        spread = ((fake[first] - fake[second]).abs().mean(dim=(1, 2, 3))
+                  / (z[first] - z[second]).abs().mean(1)).clamp(max=float(self.hyper["diversity_cap"]))
+        g_loss = -g_score.mean() - float(self.hyper["diversity_weight"]) * spread.mean()
         self.accelerator.backward(g_loss)
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
@@ -93,7 +108,7 @@ class GANTrainer:
         self._update_ema(step)
         return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
                 "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
-                "wrong": float(wrong_score.detach().mean())}
+                "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
