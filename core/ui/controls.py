@@ -73,3 +73,33 @@ def progress_fn(progress: gr.Progress) -> ProgressFn:
         progress(min(max(fraction, 0.0), 1.0), desc=message or None)
 
     return report
+
+
+class PluginControls:
+    """One hidden group of controls per plugin (built from each one's schema), of
+    which only the chosen plugin's is shown; the tabs pass ``all`` as event
+    inputs and read the chosen plugin's values back with :meth:`params`."""
+
+    def __init__(self, plugins: dict[str, Any], shown: str) -> None:
+        self.plugins = plugins
+        self.groups: list[gr.Group] = []
+        self.controls: dict[str, list[gr.components.Component]] = {}
+        for name, plugin in plugins.items():
+            with gr.Group(visible=name == shown) as group:
+                self.controls[name] = build_controls(plugin.params)
+            self.groups.append(group)
+        self.all = [c for name in plugins for c in self.controls[name]]
+
+    def params(self, chosen: str, values: Sequence[Any]) -> dict[str, Any]:
+        """The chosen plugin's parameters out of the values of ``all``."""
+        offset = 0
+        for name, plugin in self.plugins.items():
+            size = len(self.controls[name])
+            if name == chosen:
+                return values_to_params(plugin.params, values[offset:offset + size])
+            offset += size
+        raise UserError(f"unknown choice {chosen!r}")
+
+    def show(self, chosen: str) -> list[Any]:
+        """Visibility updates for ``groups``."""
+        return [gr.update(visible=name == chosen) for name in self.plugins]

@@ -25,7 +25,7 @@ from core.registry import Registry
 from core.style import parse_style_spec
 from core.ui.files import output_folder
 from core.ui.common import IMAGE_FORMAT, image_input, parse_json_field
-from core.ui.controls import build_controls, progress_fn, user_errors, values_to_params
+from core.ui.controls import PluginControls, progress_fn, user_errors
 
 EXAMPLE_PROMPTS = [
     "a red circle on a blue background",
@@ -149,11 +149,7 @@ def build(registry: Registry) -> GenerateTab | None:
                 n = gr.Slider(1, limits.MAX_IMAGES_PER_REQUEST, value=4, step=1, label="Number of images")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed")
                 dice = gr.Button("🎲 Random seed", size="sm")
-            groups, controls = [], {}
-            for name in backends:
-                with gr.Group(visible=name == default) as group:
-                    controls[name] = build_controls(registry.generators[name].params)
-                groups.append(group)
+            panels = PluginControls({b: registry.generators[b] for b in backends}, default)
             with gr.Accordion("Style", open=True):
                 style_kind = gr.Radio(list(STYLE_KINDS), value="none", label="Style",
                                       info="applied after generation: a preset or a picture through "
@@ -197,16 +193,7 @@ def build(registry: Registry) -> GenerateTab | None:
     selected = gr.State(None)
     history = gr.State([])
     batch = gr.State([])
-    all_controls = [c for name in backends for c in controls[name]]
-
-    def params_for(backend_name: str, values: Sequence[Any]) -> dict[str, Any]:
-        offset = 0
-        for name in backends:
-            size = len(controls[name])
-            if name == backend_name:
-                return values_to_params(registry.generators[name].params, values[offset:offset + size])
-            offset += size
-        raise UserError(f"unknown backend {backend_name!r}")
+    all_controls = panels.all
 
     def pick(entry: Mapping[str, Any] | None) -> tuple[Any, ...]:
         if not entry:
@@ -222,7 +209,7 @@ def build(registry: Registry) -> GenerateTab | None:
         folder = session_folder(request)
         spec = style_spec(kind, preset_index, picture, palette_text, folder)
         result = pipeline.generate(prompt_text, backend=backend_name, n=count, seed=seed_value,
-                                   params=params_for(backend_name, values), style=spec,
+                                   params=panels.params(backend_name, values), style=spec,
                                    style_strength=strength_value,
                                    recipe=parse_json_field(recipe_text, "the recipe"),
                                    init_image=start or None, registry=registry,
@@ -262,9 +249,8 @@ def build(registry: Registry) -> GenerateTab | None:
     load.upload(on_load, [load], [prompt, backend, n, seed, style_kind, preset, palette, strength, recipe,
                                   *all_controls], api_visibility="private")
 
-    backend.change(lambda b: [gr.update(visible=b == name) for name in backends] +
-                   [gr.update(visible=_can_interpolate(registry, b))],
-                   backend, [*groups, walk_box], api_visibility="private")
+    backend.change(lambda b: panels.show(b) + [gr.update(visible=_can_interpolate(registry, b))],
+                   backend, [*panels.groups, walk_box], api_visibility="private")
     style_kind.change(lambda k: [gr.update(visible=k == "preset"), gr.update(visible=k == "picture"),
                                  gr.update(visible=k == "palette")],
                       style_kind, [preset, style_picture, palette], api_visibility="private", queue=False)

@@ -28,7 +28,7 @@ from core.recipe import Recipe, load_recipe_file, parse_recipe
 from core.registry import Registry
 from core.ui.files import output_folder
 from core.ui.common import image_input, image_output
-from core.ui.controls import build_controls, user_errors, values_to_params
+from core.ui.controls import PluginControls, user_errors
 
 CATEGORY_ORDER = ("geometry", "tone", "artistic", "elements")
 MAX_HISTORY = 100
@@ -193,11 +193,7 @@ def build(registry: Registry) -> StylizeTab | None:
             operation = gr.Dropdown(choices, value=first, label="Operation",
                                     info="grouped by category: geometry, tone, artistic, elements")
             op_help = gr.Markdown(getattr(registry.filters[first], "help", "") or "")
-            groups, controls = [], {}
-            for name in names:
-                with gr.Group(visible=name == first) as group:
-                    controls[name] = build_controls(registry.filters[name].params)
-                groups.append(group)
+            panels = PluginControls({name: registry.filters[name] for name in names}, first)
             with gr.Row():
                 add = gr.Button("Add to recipe", variant="primary")
                 live = gr.Checkbox(value=True, label="Live preview", info="show the operation before adding it")
@@ -223,19 +219,13 @@ def build(registry: Registry) -> StylizeTab | None:
     if _examples():
         examples = gr.Examples(_examples(), inputs=[image, code], label="Examples: a picture and a recipe")
 
-    all_controls = [c for name in names for c in controls[name]]
+    all_controls = panels.all
     committed = gr.State()      # the last committed result (never a live preview)
     lineage = gr.State()
     outputs = [code, history, slider, result, download, seed, status, committed]
 
     def pending(op_name: str, values: tuple[Any, ...]) -> dict[str, Any]:
-        offset = 0
-        for name in names:
-            size = len(controls[name])
-            if name == op_name:
-                return values_to_params(registry.filters[name].params, values[offset:offset + size])
-            offset += size
-        raise UserError(f"unknown operation {op_name!r}")
+        return panels.params(op_name, values)
 
     @user_errors
     def on_add(path: str | None, hist: dict[str, Any], op_name: str, *values: Any) -> tuple[Any, ...]:
@@ -283,7 +273,7 @@ def build(registry: Registry) -> StylizeTab | None:
 
     def on_pick(op_name: str) -> list[Any]:
         help_text = getattr(registry.filters[op_name], "help", "") or ""
-        return [gr.update(visible=name == op_name) for name in names] + [help_text]
+        return panels.show(op_name) + [help_text]
 
     # One queue for the tab's jobs, so a live preview never lands after a newer commit.
     private: dict[str, Any] = dict(api_visibility="private", concurrency_id="stylize")
@@ -321,7 +311,7 @@ def build(registry: Registry) -> StylizeTab | None:
     # a person's own picture has no generation settings: forget them first
     wire(image.input(lambda: None, None, [lineage], api_visibility="private", queue=False),
          on_image, [image, history])
-    operation.change(on_pick, operation, [*groups, op_help], api_visibility="private", queue=False)
+    operation.change(on_pick, operation, [*panels.groups, op_help], api_visibility="private", queue=False)
 
     live_inputs = [image, history, live, operation, *all_controls]
     triggers = [operation.input]

@@ -10,7 +10,7 @@ every result in a gallery. All work goes through ``core.pipeline``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import gradio as gr
 from PIL import Image
@@ -21,7 +21,7 @@ from core.images import load_image
 from core.registry import Registry
 from core.style import parse_presets
 from core.ui.common import IMAGE_FORMAT, image_input
-from core.ui.controls import build_controls, progress_fn, user_errors, values_to_params
+from core.ui.controls import PluginControls, progress_fn, user_errors
 
 EXAMPLE_STYLES = ("swirls", "stained_glass", "cubist")
 
@@ -105,11 +105,7 @@ def build(registry: Registry) -> TransferTab | None:
             preserve = gr.Checkbox(label="Preserve the content's colours")
             max_size = gr.Slider(128, limits.MAX_OUTPUT_SIDE, value=1024, step=64,
                                  label="Output size (long side, px)")
-            groups, controls = [], {}
-            for name in engines:
-                with gr.Group(visible=name == default) as group:
-                    controls[name] = build_controls(registry.style_transfers[name].params)
-                groups.append(group)
+            panels = PluginControls({e: registry.style_transfers[e] for e in engines}, default)
             run = gr.Button("Transfer", variant="primary")
     results = gr.Gallery(label="Results", format=IMAGE_FORMAT, columns=4, height="auto", preview=False,
                          object_fit="contain", buttons=["download", "download_all", "fullscreen"])
@@ -121,10 +117,8 @@ def build(registry: Registry) -> TransferTab | None:
 
     gallery.select(on_select, [presets, engine], [presets], api_visibility="private")
     clear.click(lambda: "", None, [presets], api_visibility="private")
-    engine.change(lambda e: [gr.update(visible=e == name) for name in engines] +
-                  [gr.update(value=preset_gallery(registry.style_transfers[e]))],
-                  [engine], [*groups, gallery], api_visibility="private")
-    all_controls = [c for name in engines for c in controls[name]]
+    engine.change(lambda e: panels.show(e) + [gr.update(value=preset_gallery(registry.style_transfers[e]))],
+                  [engine], [*panels.groups, gallery], api_visibility="private")
 
     @user_errors
     def on_transfer(content_path: Any, batch_files: Any, engine_name: str, preset_text: str,
@@ -139,7 +133,7 @@ def build(registry: Registry) -> TransferTab | None:
         style_paths = file_paths(style_files)
         blend = pipeline.make_blend(chosen, list(zip(style_paths, style_weights(weight_text,
                                                                                 len(style_paths)))))
-        params = _engine_params(registry, engines, controls, engine_name, values)
+        params = panels.params(engine_name, values)
         report = progress_fn(progress)
         outputs, seconds = [], 0.0
         for i, source in enumerate(contents):
@@ -161,20 +155,9 @@ def build(registry: Registry) -> TransferTab | None:
 
     run.click(on_transfer,
               [content, batch, engine, presets, styles, weights, strength, preserve, max_size,
-               *all_controls],
+               *panels.all],
               [slider, results, info], api_visibility="private", concurrency_id="models")
     return TransferTab(content, styles)
-
-
-def _engine_params(registry: Registry, engines: Sequence[str], controls: dict[str, list[Any]],
-                   engine_name: str, values: Sequence[Any]) -> dict[str, Any]:
-    offset = 0
-    for name in engines:
-        size = len(controls[name])
-        if name == engine_name:
-            return values_to_params(registry.style_transfers[name].params, values[offset:offset + size])
-        offset += size
-    return {}
 
 
 def _examples(styles: gr.File) -> None:
