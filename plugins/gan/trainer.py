@@ -10,8 +10,10 @@ One step = one discriminator update then one generator update, hinge loss:
 ``c_other`` is another image's caption from the same batch (the matching-aware
 negatives of GAN-INT-CLS): a real picture with the wrong caption is fake, so
 the discriminator must check that the picture fits its words, not only that it
-looks like the corpus. Rows whose rolled caption happens to be the same text
-are left out. The two networks learn at different rates (TTUR, Heusel et al.
+looks like the corpus. Half of them are the nearest other caption (hard
+negatives, see ``_wrong_captions``); pairs with the same text are left out.
+Generated pictures come in pairs sharing a caption, and a diversity-sensitive
+term keeps each pair apart, so the generator cannot ignore its noise. The two networks learn at different rates (TTUR, Heusel et al.
 2017; Adam with beta1 = 0 as in SAGAN/BigGAN), and the generator used for
 sampling is an exponential moving average of the trained one (``frozen``).
 """
@@ -27,7 +29,7 @@ from torch.nn import functional as F
 from plugins.gan.model import Discriminator, GANConfig, Generator
 
 DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,
-            "diversity_weight": 1.0, "diversity_cap": 0.1}
+            "diversity_weight": 1.0, "diversity_cap": 0.1, "hard_negatives": 0.5}
 
 
 class GANTrainer:
@@ -67,7 +69,7 @@ class GANTrainer:
             x = F.interpolate(x, size=self.cfg.image_size, mode="area")
         x = x * 2 - 1
         n = x.shape[0]
-        other = torch.roll(torch.arange(n, device=x.device), 1)
+        other = self._wrong_captions(batch["caption"], text.pooled)
         differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
                                 for i, j in enumerate(other)], device=x.device)
 
@@ -109,6 +111,23 @@ class GANTrainer:
         return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
                 "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
                 "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
+
+    @torch.no_grad()
+    def _wrong_captions(self, captions: list[str], pooled: torch.Tensor) -> torch.Tensor:
+        """For each image, the row whose caption serves as its mismatched negative.
+
+        Half of them are the batch's nearest other caption by pooled embedding
+        ("a green triangle on a white background" for "a white triangle on a
+        green background"): those differ only in what the pooled vector blurs,
+        so they teach the discriminator to read which word goes with what. The
+        other half are a random other row, for coarse mismatches."""
+        n = len(captions)
+        rows = torch.arange(n, device=pooled.device)
+        same = torch.tensor([[a == b for b in captions] for a in captions], device=pooled.device)
+        nearest = (pooled @ pooled.T).masked_fill(same, float("-inf")).argmax(1)
+        shuffled = (rows + torch.randint(1, max(n, 2), (n,), device=pooled.device)) % n
+        hard = torch.rand(n, device=pooled.device) < float(self.hyper["hard_negatives"])
+        return torch.where(hard, nearest, shuffled)
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
