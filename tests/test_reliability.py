@@ -74,6 +74,39 @@ def test_a_hanging_plugin_is_stopped_at_the_time_limit(misbehaving_registry, mon
     assert len(pipeline.generate("x", backend="misbehaving", registry=registry).images) == 1
 
 
+def test_stop_ends_a_running_job_and_frees_the_device(misbehaving_registry):
+    """The tabs' Stop button: the session's flag makes the next progress report
+    raise, the plugin unwinds and the device lock is free for the next job."""
+    from core.errors import UserError
+    from core.ui.controls import progress_fn, stops
+
+    registry, plugin = misbehaving_registry
+    session = types.SimpleNamespace(session_hash="visitor-1")
+    flag = stops.start(session)
+    outcome = {}
+
+    def job():
+        try:
+            pipeline.generate("x", backend="misbehaving", params={"mode": "hang"}, registry=registry,
+                              progress=progress_fn(lambda *a, **k: None, flag))
+        except UserError as exc:
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    time.sleep(0.5)
+    stops.stop(types.SimpleNamespace(session_hash="someone-else"))   # not this job's flag
+    assert worker.is_alive()
+    started = time.perf_counter()
+    stops.stop(session)
+    worker.join(5)
+    assert not worker.is_alive() and outcome["error"] == "stopped"
+    assert time.perf_counter() - started < 2 and plugin.hangs_stopped.is_set()
+    with cache.job(timeout=1):
+        pass
+    assert len(pipeline.generate("x", backend="misbehaving", registry=registry).images) == 1
+
+
 def test_one_session_cannot_fill_the_queue(misbehaving_registry):
     from gradio_client import Client
 

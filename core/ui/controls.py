@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any, Callable, Sequence
 
 import gradio as gr
@@ -66,10 +67,49 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def progress_fn(progress: gr.Progress) -> ProgressFn:
-    """Adapt a gr.Progress to core's ``progress(fraction, message)``."""
+class Stops:
+    """Per-session "Stop" flags. A job takes a fresh flag when it starts; the Stop
+    button sets it; the job's next progress report then raises, the plugin's call
+    unwinds and the device lock is released for the next job. (Cancelling the
+    Gradio event alone would only stop waiting: the worker thread and the lock
+    would live on until the plugin finished.)"""
+
+    def __init__(self) -> None:
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, request: gr.Request | None) -> threading.Event:
+        flag = threading.Event()
+        with self._lock:
+            self._flags[_session(request)] = flag
+        return flag
+
+    def stop(self, request: gr.Request | None) -> None:
+        with self._lock:
+            flag = self._flags.get(_session(request))
+        if flag is not None:
+            flag.set()
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "local")
+
+
+stops = Stops()
+
+
+def on_stop(request: gr.Request) -> None:
+    """The Stop buttons' handler: ends this session's running job at its next step."""
+    stops.stop(request)
+
+
+def progress_fn(progress: gr.Progress, stop: threading.Event | None = None) -> ProgressFn:
+    """Adapt a gr.Progress to core's ``progress(fraction, message)``; with a stop
+    flag, a report after Stop raises and ends the job."""
 
     def report(fraction: float, message: str = "") -> None:
+        if stop is not None and stop.is_set():
+            raise UserError("stopped")
         progress(min(max(fraction, 0.0), 1.0), desc=message or None)
 
     return report

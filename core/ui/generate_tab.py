@@ -25,7 +25,7 @@ from core.registry import Registry
 from core.style import parse_style_spec
 from core.ui.files import output_folder
 from core.ui.common import IMAGE_FORMAT, image_input, parse_json_field
-from core.ui.controls import PluginControls, progress_fn, user_errors
+from core.ui.controls import PluginControls, on_stop, progress_fn, stops, user_errors
 
 EXAMPLE_PROMPTS = [
     "a red circle on a blue background",
@@ -164,7 +164,9 @@ def build(registry: Registry) -> GenerateTab | None:
                 init = image_input("Starting picture (backends that vary a picture: VAE, diffusers)")
                 recipe = gr.Code(label="Stylize recipe applied to every result (JSON)",
                                  language="json", lines=4, interactive=True)
-            run = gr.Button("Generate", variant="primary")
+            with gr.Row():
+                run = gr.Button("Generate", variant="primary", scale=4)
+                stop = gr.Button("■ Stop", variant="stop", scale=1)
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Results (click one to pick it)", format=IMAGE_FORMAT,
                                  columns=4, height="auto", object_fit="contain", allow_preview=True)
@@ -213,13 +215,13 @@ def build(registry: Registry) -> GenerateTab | None:
                                    style_strength=strength_value,
                                    recipe=parse_json_field(recipe_text, "the recipe"),
                                    init_image=start or None, registry=registry,
-                                   progress=progress_fn(progress))
+                                   progress=progress_fn(progress, stops.start(request)))
         entries = save_results(result.images, dict(result.settings, seconds=round(result.seconds, 3)), folder)
         kept = (entries + list(past))[:MAX_HISTORY]
         return (gallery_items(entries), entries, kept, gallery_items(kept), *pick(entries[0]))
 
     outputs = [gallery, batch, history, history_gallery, selected, download, picked, settings_view]
-    gr.on([run.click, prompt.submit], on_generate,
+    generating = gr.on([run.click, prompt.submit], on_generate,
           [prompt, backend, n, seed, style_kind, preset, style_picture, palette, strength, init, recipe,
            history, *all_controls], outputs, api_visibility="private", concurrency_id="models")
 
@@ -262,7 +264,7 @@ def build(registry: Registry) -> GenerateTab | None:
                 progress: gr.Progress = gr.Progress()) -> str:
         images = pipeline.interpolate(prompt_text, second, backend=backend_name, seed_a=seed_value,
                                       seed_b=second_seed, frames=count, registry=registry,
-                                      progress=progress_fn(progress))
+                                      progress=progress_fn(progress, stops.start(request)))
         shown = [display_copy(im) for im in images]
         path = session_folder(request) / f"walk-{uuid.uuid4().hex[:10]}.gif"
         # there and back again, so the loop has no jump
@@ -270,8 +272,9 @@ def build(registry: Registry) -> GenerateTab | None:
         loop[0].save(path, save_all=True, append_images=loop[1:], duration=80, loop=0)
         return str(path)
 
-    walk.click(on_walk, [prompt, backend, seed, prompt_b, seed_b, frames], [animation],
-               api_visibility="private", concurrency_id="models")
+    walking = walk.click(on_walk, [prompt, backend, seed, prompt_b, seed_b, frames], [animation],
+                         api_visibility="private", concurrency_id="models")
+    stop.click(on_stop, None, None, cancels=[generating, walking], api_visibility="private", queue=False)
     return GenerateTab(selected, style_kind, style_picture, palette, send_analyze, send_transfer,
                        send_stylize, use_as_style)
 

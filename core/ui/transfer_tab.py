@@ -21,7 +21,7 @@ from core.images import load_image
 from core.registry import Registry
 from core.style import parse_presets
 from core.ui.common import IMAGE_FORMAT, image_input
-from core.ui.controls import PluginControls, progress_fn, user_errors
+from core.ui.controls import PluginControls, on_stop, progress_fn, stops, user_errors
 
 EXAMPLE_STYLES = ("swirls", "stained_glass", "cubist")
 
@@ -106,7 +106,9 @@ def build(registry: Registry) -> TransferTab | None:
             max_size = gr.Slider(128, limits.MAX_OUTPUT_SIDE, value=1024, step=64,
                                  label="Output size (long side, px)")
             panels = PluginControls({e: registry.style_transfers[e] for e in engines}, default)
-            run = gr.Button("Transfer", variant="primary")
+            with gr.Row():
+                run = gr.Button("Transfer", variant="primary", scale=4)
+                stop = gr.Button("■ Stop", variant="stop", scale=1)
     results = gr.Gallery(label="Results", format=IMAGE_FORMAT, columns=4, height="auto", preview=False,
                          object_fit="contain", buttons=["download", "download_all", "fullscreen"])
     info = gr.JSON(label="Settings", open=False)
@@ -123,7 +125,8 @@ def build(registry: Registry) -> TransferTab | None:
     @user_errors
     def on_transfer(content_path: Any, batch_files: Any, engine_name: str, preset_text: str,
                     style_files: Any, weight_text: str, strength_value: float, preserve_color: bool,
-                    size: float, *values: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+                    size: float, *values: Any, request: gr.Request = None,
+                    progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         contents = ([content_path] if content_path else []) + file_paths(batch_files)
         if not contents:
             raise UserError("upload a content picture")
@@ -134,7 +137,7 @@ def build(registry: Registry) -> TransferTab | None:
         blend = pipeline.make_blend(chosen, list(zip(style_paths, style_weights(weight_text,
                                                                                 len(style_paths)))))
         params = panels.params(engine_name, values)
-        report = progress_fn(progress)
+        report = progress_fn(progress, stops.start(request))
         outputs, seconds = [], 0.0
         for i, source in enumerate(contents):
             def step(fraction: float, message: str = "", i: int = i) -> None:
@@ -153,10 +156,11 @@ def build(registry: Registry) -> TransferTab | None:
                     "seconds": round(seconds, 3)}
         return (before, outputs[0]), outputs, settings
 
-    run.click(on_transfer,
+    transferring = run.click(on_transfer,
               [content, batch, engine, presets, styles, weights, strength, preserve, max_size,
                *panels.all],
               [slider, results, info], api_visibility="private", concurrency_id="models")
+    stop.click(on_stop, None, None, cancels=[transferring], api_visibility="private", queue=False)
     return TransferTab(content, styles)
 
 
