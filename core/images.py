@@ -46,7 +46,13 @@ def load_image(source: ImageSource, *, keep_alpha: bool = False, min_side: int =
     else:
         image = _open(_read_bytes(source, what), max_pixels, what)
     _check_size(image.size, max_pixels, min_side, what)
-    return _normalise(image, keep_alpha)
+    try:
+        return _normalise(image, keep_alpha)
+    except ImageInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an odd mode Pillow cannot convert is the file's fault
+        raise ImageInputError(f"{what}: this image's colour format cannot be read "
+                              f"({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 def _read_bytes(source: Any, what: str) -> bytes:
@@ -98,12 +104,14 @@ def _open(data: bytes, max_pixels: int, what: str) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageInputError(f"{what}: this is not an image Impasto can read "
                               f"(supported: {', '.join(ALLOWED_FORMATS)})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Truncated or corrupt streams surface as OSError/SyntaxError from decoders.
-        text = str(exc).split("\n")[0][:120] or type(exc).__name__
-        raise ImageInputError(f"{what}: the file is damaged or truncated ({text})") from None
     except MemoryError:
         raise ImageInputError(f"{what}: the image is too large to decode") from None
+    except Exception as exc:  # noqa: BLE001
+        # Truncated or corrupt streams surface from Pillow's decoders as OSError and
+        # SyntaxError, but also as IndexError, struct.error, TypeError ... (found by
+        # fuzzing): whatever a decoder raises, the file is damaged, not the app.
+        text = str(exc).split("\n")[0][:120] or type(exc).__name__
+        raise ImageInputError(f"{what}: the file is damaged or truncated ({text})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 

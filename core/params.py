@@ -85,6 +85,7 @@ class Param:
                 raise UserError(f"{where} must be text, got {type(value).__name__}")
             if len(value) > self.max_length:
                 raise UserError(f"{where} is {len(value)} characters; the limit is {self.max_length}")
+            check_unicode(value, where)
             return value
         if self.type == "color":
             return parse_hex_color(value, where)
@@ -140,12 +141,25 @@ def hex_to_rgb(color: str) -> tuple[int, int, int]:
     return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
 
 
+def check_unicode(text: str, where: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate from raw JSON): it
+    could not be written to a PNG chunk or sent back as JSON."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{where} is not valid Unicode text") from None
+
+
 def validate_params(schema: Iterable[Param], values: Mapping[str, Any] | None,
                     owner: str = "") -> dict[str, Any]:
     """Check ``values`` against ``schema``; missing values take their defaults.
 
     Unknown keys are an error (a typo should not be silently ignored).
     """
+    prefix = f"{owner}: " if owner else ""
+    if values is not None and not isinstance(values, Mapping):
+        raise UserError(f"{prefix}params must be a JSON object such as {{\"size\": 64}}, "
+                        f"got {type(values).__name__}")
     values = dict(values or {})
     checked: dict[str, Any] = {}
     for param in schema:
@@ -153,6 +167,5 @@ def validate_params(schema: Iterable[Param], values: Mapping[str, Any] | None,
             else param.default
     if values:
         known = ", ".join(p.name for p in schema) or "none"
-        prefix = f"{owner}: " if owner else ""
         raise UserError(f"{prefix}unknown parameter(s) {', '.join(sorted(values))}; known: {known}")
     return checked

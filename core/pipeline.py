@@ -22,7 +22,7 @@ from core.hookspecs import (GenerateRequest, ProgressFn, StyleBlend, TransferReq
                             no_progress)
 from core.images import ImageSource, load_image
 from core.models import cache
-from core.params import validate_params
+from core.params import check_unicode, validate_params
 from core.recipe import Recipe, apply_recipe, parse_recipe
 from core.registry import Registry, get_registry
 from core.style import StyleChoice, check_weights, parse_presets, parse_style_spec  # noqa: F401
@@ -98,6 +98,7 @@ def clean_prompt(prompt: Any) -> str:
     """Strip control characters and squeeze whitespace; refuse empty or endless prompts."""
     if not isinstance(prompt, str):
         raise UserError("prompt must be text")
+    check_unicode(prompt, "prompt")
     if len(prompt) > limits.MAX_PROMPT_CHARS * 4:
         raise UserError(f"prompt is {len(prompt)} characters; the limit is {limits.MAX_PROMPT_CHARS}")
     text = " ".join(_CONTROL.sub(" ", prompt).split())

@@ -54,6 +54,8 @@ def parse_recipe(source: str | bytes | Mapping[str, Any] | list[Any] | None,
         except json.JSONDecodeError as exc:
             raise UserError(f"recipe is not valid JSON: {exc.msg} at line {exc.lineno}, "
                             f"column {exc.colno}") from None
+        except RecursionError:
+            raise UserError("recipe is nested too deeply") from None
     data: Any = {"ops": source} if isinstance(source, list) else source
     if not isinstance(data, Mapping):
         raise UserError("recipe must be a JSON object such as {\"seed\": 0, \"ops\": [...]}")

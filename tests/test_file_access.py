@@ -32,13 +32,6 @@ from PIL import Image
 
 from tests.conftest import ROOT
 
-BUG_PATH_WITHOUT_META = (
-    "an image argument {'path': '/any/server/file'} without Gradio's 'meta' field skips "
-    "Gradio's upload-folder check (SafeImage and gr.Image alike) and core.ui.common.SafeImage "
-    "hands the path to load_image: any image on the server is read and returned")
-BUG_STYLE_IMAGE_PATH = (
-    "/generate's style 'image:PATH' reads any server path through the API (and tells "
-    "'no such file' from 'not an image'); it should accept only uploads")
 
 
 def upload_folder() -> Path:
@@ -172,7 +165,6 @@ def test_a_server_path_as_a_string_or_url_is_refused(app_url, secrets_on_disk, n
         assert "not an image" not in str((payload or {}).get("error")), (value, payload)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PATH_WITHOUT_META)
 @pytest.mark.parametrize("name", ["secret_image", "secret_image_beside"])
 def test_a_server_path_without_gradio_meta_is_refused(app_url, secrets_on_disk, name):
     path = _server_paths(secrets_on_disk)[name]
@@ -180,7 +172,6 @@ def test_a_server_path_without_gradio_meta_is_refused(app_url, secrets_on_disk, 
     assert event == "error", payload
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_STYLE_IMAGE_PATH)
 def test_a_style_image_path_on_the_server_is_refused(client, secrets_on_disk):
     for path in (secrets_on_disk["image"], secrets_on_disk["image2"], "/etc/passwd", "/nonexistent"):
         with pytest.raises(Exception) as info:

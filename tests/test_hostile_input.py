@@ -30,20 +30,13 @@ from gradio_client import handle_file
 from PIL import Image, PngImagePlugin
 
 from tests.bad_images import bad_files
+from tests.fuzz_image_input import known_crashers
 
 GENERIC = ("Something went wrong", "upstream Gradio app", "verbose error reporting")
 GOOD_GENERATE = dict(prompt="a flat picture", backend="hello_flat", n=1, seed=3, style="none",
                      style_strength=1.0, recipe="", params='{"size": 16}')
 
 # Bugs found by this suite (reported to the lead with these reproducers).
-BUG_INT_FIELDS = ("gr.Number(precision=0) rounds NaN/inf before core.pipeline sees it; "
-                  "the error reaches the client with no message (core/ui/api.py)")
-BUG_DEEP_JSON = ("deeply nested JSON raises RecursionError, shown as 'Something went wrong' "
-                 "(core/ui/common.parse_json_field catches only JSONDecodeError)")
-BUG_PARAMS_NOT_OBJECT = ("params that are valid JSON but not an object raise TypeError/ValueError "
-                         "in core.params.validate_params: 'Something went wrong'")
-BUG_SURROGATE = ("a lone surrogate in a recipe string is echoed in the settings JSON, which "
-                 "Gradio cannot encode: no message")
 
 
 # ------------------------------------------------------------------ helpers
@@ -188,6 +181,12 @@ LEADING_POLYGLOTS = {
 }
 
 
+@pytest.mark.parametrize("name", sorted(known_crashers()))
+def test_damaged_files_found_by_the_fuzzer_get_a_clear_message(client, tmp_path, name):
+    upload = write(tmp_path, name, known_crashers()[name])
+    assert_clear(refusal(client, "/stylize", upload, "{}"), "image to stylize")
+
+
 @pytest.mark.parametrize("name", sorted(TRAILING_POLYGLOTS))
 def test_polyglot_payload_after_a_picture_is_dropped(client, tmp_path, name):
     upload = write(tmp_path, name, TRAILING_POLYGLOTS[name])
@@ -324,11 +323,11 @@ def _not_finite(api, field, fragment, bug=None):
 
 
 NOT_FINITE = [
-    *_not_finite("/generate", "n", "number of images must be a whole number", BUG_INT_FIELDS),
-    *_not_finite("/generate", "seed", "seed must be a whole number", BUG_INT_FIELDS),
+    *_not_finite("/generate", "n", "number of images must be a whole number"),
+    *_not_finite("/generate", "seed", "seed must be a whole number"),
     *_not_finite("/generate", "style_strength", "style strength must be between 0 and 1"),
     *_not_finite("/transfer", "strength", "strength must be between 0 and 1"),
-    *_not_finite("/transfer", "max_size", "max size must be a whole number", BUG_INT_FIELDS),
+    *_not_finite("/transfer", "max_size", "max size must be a whole number"),
 ]
 
 
@@ -388,17 +387,12 @@ MALFORMED_JSON = [
      "recipe has 101 operations; the limit is 100"),
     ("/stylize", "recipe", json.dumps({"ops": [{"op": "caption", "params": {"text": "x" * 300_000}}]}),
      "recipe op 1 (caption): parameter 'text' is 300000 characters; the limit is 200"),
-    pytest.param("/generate", "params", _deep(), "params", id="params-deeply-nested",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_DEEP_JSON)),
-    pytest.param("/stylize", "recipe", _deep(), "recipe", id="recipe-deeply-nested",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_DEEP_JSON)),
-    pytest.param("/generate", "params", "[1, 2]", "params", id="params-a-list",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_PARAMS_NOT_OBJECT)),
-    pytest.param("/generate", "params", '"size"', "params", id="params-a-string",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_PARAMS_NOT_OBJECT)),
+    pytest.param("/generate", "params", _deep(), "params", id="params-deeply-nested"),
+    pytest.param("/stylize", "recipe", _deep(), "recipe", id="recipe-deeply-nested"),
+    pytest.param("/generate", "params", "[1, 2]", "params", id="params-a-list"),
+    pytest.param("/generate", "params", '"size"', "params", id="params-a-string"),
     pytest.param("/stylize", "recipe", '{"ops": [{"op": "caption", "params": {"text": "\\ud800"}}]}',
-                 "caption", id="recipe-lone-surrogate",
-                 marks=pytest.mark.xfail(strict=True, reason=BUG_SURROGATE)),
+                 "caption", id="recipe-lone-surrogate"),
 ]
 
 

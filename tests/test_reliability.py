@@ -145,7 +145,7 @@ def test_old_output_files_are_pruned_and_new_ones_kept(tmp_path, monkeypatch):
 
     from core.ui import files
 
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    monkeypatch.setenv("IMPASTO_OUTPUT_DIR", str(tmp_path / "impasto"))
     old = files.output_folder("results", "session-a") / "old.png"
     new = files.output_folder("results", "session-b") / "new.png"
     old.write_bytes(b"x")

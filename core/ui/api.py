@@ -26,19 +26,21 @@ def build(registry: Registry) -> None:
 
 def _generate_endpoint(registry: Registry) -> None:
     inputs = [gr.Textbox(label="prompt"), gr.Textbox(label="backend", value=pipeline.DEFAULT_BACKEND),
-              gr.Number(label="n", value=1, precision=0), gr.Number(label="seed", value=0, precision=0),
+              # no precision=0: Gradio would round NaN/inf before core could name the problem
+              gr.Number(label="n", value=1), gr.Number(label="seed", value=0),
               gr.Textbox(label="style", value="none"), gr.Number(label="style_strength", value=1.0),
               gr.Textbox(label="recipe", value=""), gr.Textbox(label="params", value="{}"),
-              image_input("init_image")]     # optional: a starting picture (VAE, diffusers img2img)
+              image_input("init_image"),     # optional: a starting picture (VAE, diffusers img2img)
+              image_input("style_image")]    # the picture for style "image"
     outputs = [gr.Gallery(label="images", format=IMAGE_FORMAT), gr.JSON(label="settings")]
 
     @user_errors
     def generate(prompt: str, backend: str, n: float, seed: float, style: str,
                  style_strength: float, recipe: str, params: str, init_image: Any = None,
-                 progress: gr.Progress = gr.Progress()) -> tuple[list[Any], dict[str, Any]]:
+                 style_image: Any = None, progress: gr.Progress = gr.Progress()) -> tuple[list[Any], dict[str, Any]]:
         result = pipeline.generate(
             prompt, backend=backend or pipeline.DEFAULT_BACKEND, n=n, seed=seed,
-            params=parse_json_field(params, "params"), style=style,
+            params=parse_json_field(params, "params"), style=_style(style, style_image),
             style_strength=style_strength, recipe=parse_json_field(recipe, "recipe"),
             init_image=init_image or None, registry=registry, progress=progress_fn(progress))
         settings = dict(result.settings, seconds=round(result.seconds, 3))
@@ -46,6 +48,19 @@ def _generate_endpoint(registry: Registry) -> None:
 
     gr.Button(visible=False).click(generate, inputs, outputs, api_name="generate",
                                    concurrency_id="models")
+
+
+def _style(spec: str | None, picture: Any) -> str | None:
+    """Style "image" takes the uploaded ``style_image``: over the network a style
+    picture is an upload, never a path on the server."""
+    text = (spec or "").strip()
+    if text.lower().split(":", 1)[0] != "image":
+        return spec
+    if not picture:
+        raise pipeline.UserError('style "image" needs the style_image argument (an uploaded picture)')
+    if isinstance(picture, bytes):
+        raise pipeline.UserError("send style_image as a file, not as a data URL")
+    return f"image:{picture}"
 
 
 def _analyze_endpoint(registry: Registry) -> None:
@@ -63,7 +78,7 @@ def _transfer_endpoint(registry: Registry) -> None:
     inputs = [image_input("content"), image_input("style_image"),
               gr.Textbox(label="preset", value=""), gr.Number(label="strength", value=1.0),
               gr.Checkbox(label="preserve_color", value=False),
-              gr.Number(label="max_size", value=1024, precision=0)]
+              gr.Number(label="max_size", value=1024)]
     outputs = [gr.Image(type="pil", format=IMAGE_FORMAT), gr.JSON()]
 
     @user_errors

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -28,7 +29,33 @@ class SafeImage(gr.Image):
             from gradio import processing_utils
 
             return base64.b64decode(processing_utils.extract_base64_data(payload.url))
-        return str(payload.path) if payload.path else None
+        if not payload.path:
+            return None
+        from core.errors import UserError
+
+        try:
+            return uploaded_path(payload.path)
+        except UserError as exc:     # preprocessing runs before our handlers' error wrapper
+            raise gr.Error(str(exc), print_exception=False) from None
+
+
+def upload_root() -> Path:
+    from gradio import utils
+
+    return Path(utils.get_upload_folder()).resolve()
+
+
+def uploaded_path(path: str | Path) -> str:
+    """``path`` if it is a file Gradio received (uploads and outputs live in its
+    upload folder), else a clear refusal. A payload that names any other server
+    path (an API call can send ``{"path": "/etc/..."}`` without Gradio's checks)
+    must never reach the image loader."""
+    from core.errors import UserError
+
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(upload_root()):
+        raise UserError("images must be uploaded with the request; server paths are not accepted")
+    return str(resolved)
 
 
 def image_input(label: str, **kwargs: Any) -> SafeImage:
@@ -51,3 +78,5 @@ def parse_json_field(text: str | None, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise UserError(f"{what} is nested too deeply") from None

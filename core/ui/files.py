@@ -22,8 +22,9 @@ _last_prune = 0.0
 
 
 def root() -> Path:
-    base = os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
-    return Path(base) / "impasto"
+    """``$IMPASTO_OUTPUT_DIR`` or ``<tempdir>/impasto``: kept apart from Gradio's
+    upload folder, the only place image arguments may come from."""
+    return Path(os.environ.get("IMPASTO_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "impasto")
 
 
 def output_folder(kind: str, session: str | None = None) -> Path:
