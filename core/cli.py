@@ -200,6 +200,46 @@ def cmd_export(args: argparse.Namespace) -> Any:
     return summary
 
 
+GRID_PROMPTS = ("a red circle on a blue background", "a yellow square on a black background",
+                "two purple circles on a yellow background", "a red triangle to the left of a green square",
+                "a sunset over the mountains", "green hills on a sunny day with clouds",
+                "mountains at night with a full moon by the sea", "a desert at sunset")
+
+
+def cmd_grid(args: argparse.Namespace) -> Any:
+    """Prompts x (backends x seeds) from the shipped weights, for READMEs and model cards."""
+    from core import pipeline
+    from core.corpus.preview import grid_image
+
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    prompts = [p.strip() for p in args.prompts.split("|") if p.strip()] if args.prompts else list(GRID_PROMPTS)
+    if not backends or not 1 <= args.seeds <= 8 or not 1 <= len(prompts) <= 16:
+        raise UserError("grid needs 1+ backends, 1 to 8 seeds and 1 to 16 prompts")
+    images, captions = [], []
+    for prompt in prompts:
+        for backend in backends:
+            result = pipeline.generate(prompt, backend=backend, n=args.seeds, seed=args.seed,
+                                       params={"size": 64} if _has_size(backend) else None)
+            for index, image in enumerate(result.images):
+                images.append(image)
+                head = prompt if backend == backends[0] and index == 0 else ""
+                captions.append(f"{backend} #{index}" + (f": {head}" if head else ""))
+    sheet = grid_image(images, captions, columns=len(backends) * args.seeds)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    if not args.json:
+        print(out)
+    return {"output": str(out), "backends": backends, "prompts": prompts, "seeds": args.seeds}
+
+
+def _has_size(backend: str) -> bool:
+    from core.registry import get_registry
+
+    return any(p.name == "size" and 64 in p.choices
+               for p in get_registry().get("generators", backend).params)
+
+
 def cmd_corpus_preview(args: argparse.Namespace) -> Any:
     from core.corpus.preview import write_grid
 
@@ -293,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="target folder, e.g. assets/vae")
     p.add_argument("--module", action="append", help="only these modules (repeatable); default: all")
     p.add_argument("--float32", action="store_true", help="keep float32 (default: float16)")
+
+    p = command("grid", cmd_grid, "a prompts x seeds grid from one or more backends (PNG)")
+    p.add_argument("--backend", required=True, help="one backend or a comma list, e.g. gan,vae,transformer")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seeds", type=int, default=4, help="images per prompt and backend")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompts", default=None, help="prompts separated by |; default: 4 shapes + 4 landscapes")
 
     p = command("corpus-preview", cmd_corpus_preview, "write a captioned grid of training-corpus samples")
     p.add_argument("--family", default="all", choices=["shapes", "landscapes", "all"])

@@ -86,3 +86,17 @@ def test_corpus_preview_writes_a_captioned_grid(tmp_path):
     assert grid.width > 128 and len(grid.convert("RGB").getcolors(1 << 20)) > 8
     refused = run_cli("corpus-preview", "--n", "0", "--out", str(out))
     assert refused.returncode == 2 and "--n must be" in refused.stderr
+
+
+def test_grid_lays_out_prompts_by_seeds(tmp_path, hello_env):
+    out = tmp_path / "grid.png"
+    done = run_cli("grid", "--backend", "hello_flat", "--seeds", "3", "--prompts", "one|two",
+                   "--out", str(out), "--json", env=hello_env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["prompts"] == ["one", "two"]
+    from PIL import Image
+
+    grid = Image.open(out)
+    assert grid.width == 3 * (128 + 6) + 6 and 2 * 128 < grid.height < 3 * 128   # 3 columns, 2 rows
+    refused = run_cli("grid", "--backend", "hello_flat", "--seeds", "9", "--out", str(out), env=hello_env)
+    assert refused.returncode == 2 and "1 to 8 seeds" in refused.stderr
