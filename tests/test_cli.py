@@ -97,6 +97,7 @@ def test_grid_lays_out_prompts_by_seeds(tmp_path, hello_env):
     from PIL import Image
 
     grid = Image.open(out)
-    assert grid.width == 3 * (128 + 6) + 6 and 2 * 128 < grid.height < 3 * 128   # 3 columns, 2 rows
+    assert grid.width == 3 * (128 + 6) + 6                 # 3 seeds across
+    assert 2 * 128 < grid.height < 3 * 128 + 3 * 80       # 2 prompts down, with captions
     refused = run_cli("grid", "--backend", "hello_flat", "--seeds", "9", "--out", str(out), env=hello_env)
     assert refused.returncode == 2 and "1 to 8 seeds" in refused.stderr
