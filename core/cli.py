@@ -187,6 +187,7 @@ def cmd_train(args: argparse.Namespace) -> Any:
 def cmd_eval(args: argparse.Namespace) -> Any:
     from core.evaluate import eval_from_cli
 
+    args.params = dict(map(_parse_param, args.param or []))
     return eval_from_cli(args)
 
 
@@ -326,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", required=True)
     p.add_argument("--n", type=int, default=8, help="images per prompt")
     p.add_argument("--family", default="all", choices=["shapes", "landscapes", "paraphrases", "all"])
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="a generator parameter (repeatable), e.g. --param temperature=0.5")
     p.add_argument("--seed", type=int, default=0)
 
     p = command("export", cmd_export, "copy a training run's weights for shipping (assets/<backend>/)")

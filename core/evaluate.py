@@ -135,12 +135,12 @@ def _summarise(records: list[dict[str, Any]], family: str) -> dict[str, Any]:
 
 def evaluate(backend: str, family: str = "all", n: int = 8, seed: int = 0,
              make_images: Callable[[EvalPrompt, int, int], list[Image.Image]] | None = None,
-             echo: bool = False) -> dict[str, Any]:
-    """Generate ``n`` images per prompt with ``backend`` and score them."""
+             echo: bool = False, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Generate ``n`` images per prompt with ``backend`` (and its ``params``) and score them."""
     if not 1 <= n <= MAX_N:
         raise UserError(f"--n must be between 1 and {MAX_N}, got {n}")
     prompts = eval_prompts(family)
-    make_images = make_images or _image_maker(backend)
+    make_images = make_images or _image_maker(backend, params or {})
     started = time.perf_counter()
     records = []
     for i, item in enumerate(prompts):
@@ -160,7 +160,7 @@ def evaluate(backend: str, family: str = "all", n: int = 8, seed: int = 0,
             families[name] = _summarise(chosen, name)
     templated = [r for r in records if r["family"] != "paraphrases"] or records
     summary = _summarise(templated, family)
-    return {"backend": backend, "family": family, "n": n, "seed": seed,
+    return {"backend": backend, "family": family, "n": n, "seed": seed, "params": params or {},
             "overall": summary["overall"], "categories": summary["categories"],
             "prompt_accuracy": summary["prompt_accuracy"], "families": families,
             "diversity": round(float(np.mean([r["diversity"] for r in records])), 4),
@@ -177,7 +177,7 @@ def _corpus_images(item: EvalPrompt, n: int, seed: int) -> list[Image.Image]:
     return [render_claim(item.claim, seed=seed * 100_003 + k) for k in range(n)]
 
 
-def _image_maker(backend: str) -> Callable[[EvalPrompt, int, int], list[Image.Image]]:
+def _image_maker(backend: str, params: dict[str, Any]) -> Callable[[EvalPrompt, int, int], list[Image.Image]]:
     if backend == CORPUS_BACKEND:
         return _corpus_images
     from core import limits, pipeline
@@ -191,7 +191,7 @@ def _image_maker(backend: str) -> Callable[[EvalPrompt, int, int], list[Image.Im
         while len(images) < n:                   # requests are capped at MAX_IMAGES_PER_REQUEST
             count = min(n - len(images), limits.MAX_IMAGES_PER_REQUEST)
             result = pipeline.generate(item.prompt, backend=backend, n=count,
-                                       seed=seed + len(images), registry=registry)
+                                       seed=seed + len(images), params=params, registry=registry)
             images += result.images
         return images
 
@@ -204,4 +204,4 @@ def eval_from_cli(args: Any) -> dict[str, Any]:
     seed = getattr(args, "seed", None)
     return evaluate(args.backend, getattr(args, "family", None) or "all",
                     8 if n is None else int(n), 0 if seed is None else int(seed),
-                    echo=not getattr(args, "json", False))
+                    echo=not getattr(args, "json", False), params=getattr(args, "params", None))

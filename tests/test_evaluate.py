@@ -1,0 +1,42 @@
+"""``python -m core eval``: the corpus scores at the checker's ceiling, and a
+backend that ignores the prompt scores low — the evaluator tells them apart."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+
+
+def evaluate(*args, env=None):
+    done = run_cli("eval", *args, "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_corpus_passes_every_category():
+    result = evaluate("--backend", "corpus", "--n", "2")
+    assert result["overall"] == 1.0 and result["prompt_accuracy"] == 1.0
+    assert set(result["categories"]) == {"single_object", "colour", "background", "counting",
+                                         "two_objects", "position", "time_of_day", "terrain", "water"}
+    assert result["families"]["paraphrases"]["prompts"] >= 30
+    assert result["diversity"] > 0.1
+
+
+def test_a_backend_that_ignores_the_prompt_fails(hello_env):
+    """hello_flat paints one flat colour per seed, whatever the prompt."""
+    result = evaluate("--backend", "hello_flat", "--n", "3", "--family", "shapes",
+                      "--param", "size=32", env=hello_env)
+    assert result["params"] == {"size": 32}
+    categories = result["categories"]
+    assert categories["single_object"] == 0 and categories["counting"] == 0
+    assert result["overall"] < 0.2
+    landscapes = evaluate("--backend", "hello_flat", "--n", "2", "--family", "landscapes",
+                          "--seed", "5", env=hello_env)
+    assert landscapes["overall"] < 0.5
+
+
+def test_bad_requests_exit_2():
+    done = run_cli("eval", "--backend", "corpus", "--n", "0")
+    assert done.returncode == 2 and "--n must be between" in done.stderr
+    done = run_cli("eval", "--backend", "no_such_backend")
+    assert done.returncode == 2 and "no_such_backend" in done.stderr
