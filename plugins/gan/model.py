@@ -31,6 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
+from plugins.gan.attributes import ATTRIBUTE_DIM
+
 TEXT_DIM = 384
 
 
@@ -42,6 +44,7 @@ class GANConfig:
     queries: int = 4            # attention-pooled summaries of the prompt's tokens
     g_width: int = 32           # generator channels at 32x32; x2 at 16, x4 at 8 and 4
     d_width: int = 32           # discriminator channels at 32x32; x2 at 16, x4 at 8, x8 at 4
+    attribute_head: bool = True  # the discriminator also reads corpus attributes (plugins.gan.attributes)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,16 +147,18 @@ class Discriminator(nn.Module):
                                       *layer(w * 4, w * 8, 3, 1))
         self.text = TextConditioner(cfg.queries, w * 8, wrap=spectral_norm)
         self.score = spectral_norm(nn.Linear(w * 8, 1))
+        self.attributes = nn.Linear(w * 8, ATTRIBUTE_DIM) if cfg.attribute_head else None
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor,
-                mismatch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Scores of ``x`` with its own captions and, when ``mismatch`` (a
-        permutation of the batch) is given, with the captions it points to:
-        the image features are computed once for both."""
+                mismatch: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Scores of ``x`` with its own captions and, when ``mismatch`` (a row
+        index per image) is given, with the captions it points to; and the
+        attribute logits of ``x`` (None without the head). The image features
+        are computed once for all three."""
         h = self.features(x).sum(dim=(2, 3))                           # B, 8w
         realness = self.score(h).squeeze(1)
         embedding = self.text(tokens, mask, pooled)
         matched = realness + (embedding * h).sum(1)
-        if mismatch is None:
-            return matched, None
-        return matched, realness + (embedding[mismatch] * h).sum(1)
+        wrong = None if mismatch is None else realness + (embedding[mismatch] * h).sum(1)
+        return matched, wrong, None if self.attributes is None else self.attributes(h)

@@ -26,10 +26,12 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from plugins.gan.attributes import attribute_loss, targets
 from plugins.gan.model import Discriminator, GANConfig, Generator
 
 DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,
-            "diversity_weight": 1.0, "diversity_cap": 0.1, "hard_negatives": 0.5}
+            "diversity_weight": 1.0, "diversity_cap": 0.1, "hard_negatives": 0.5,
+            "attribute_weight": 1.0}
 
 
 class GANTrainer:
@@ -43,11 +45,18 @@ class GANTrainer:
             raise UserError(f"the GAN's networks work at 32x32 (image_size=32), got {cfg.image_size}")
         self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
                       **{k: v for k, v in extra.items() if k in DEFAULTS}}
-        self.config = {"gan": cfg.to_dict(), **self.hyper}
+        self.config = {"gan": cfg.to_dict(), **self.hyper,
+                       **({"init_from": extra["init_from"]} if extra.get("init_from") and not saved else {}),
+                       **({"init_from": saved["init_from"]} if "init_from" in saved else {})}
         self.cfg = cfg
         self.generator = Generator(cfg)
         discriminator = Discriminator(cfg)
+        self.initialised_from = None if saved else extra.get("init_from")
+        if self.initialised_from:
+            self._load_weights(str(self.initialised_from), discriminator)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        if self.initialised_from:
+            self._load_weights(str(self.initialised_from), None, ema=True)
         self.modules: dict[str, torch.nn.Module] = {"generator": self.generator,
                                                     "discriminator": discriminator}
         self.frozen: dict[str, torch.nn.Module] = {"generator_ema": self.ema}
@@ -83,12 +92,17 @@ class GANTrainer:
 
         # Discriminator: real + own caption up, generated and wrong-caption down.
         # One generated batch serves both updates (as in the DCGAN reference code).
-        real_score, wrong_score = discriminator(x, *words, mismatch=other)
-        fake_score, _ = discriminator(fake.detach(), *fake_words)
+        real_score, wrong_score, real_attributes = discriminator(x, *words, mismatch=other)
+        fake_score, _, _ = discriminator(fake.detach(), *fake_words)
         wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
         weight = float(self.hyper["mismatch_weight"])
         d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
                   + weight * wrong_loss)
+        labelled = batch.get("attributes") is not None and real_attributes is not None
+        aux_weight = float(self.hyper["attribute_weight"]) if labelled else 0.0
+        if aux_weight:
+            read_real = attribute_loss(real_attributes, targets(batch["attributes"], from_claim=False))
+            d_loss = d_loss + aux_weight * read_real
         self.accelerator.backward(d_loss)
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
@@ -97,12 +111,16 @@ class GANTrainer:
         # captions, as real; and keep two noises for one caption apart (the
         # diversity-sensitive term of Yang et al. 2019): a discriminator that sees
         # one picture at a time cannot tell that the generator ignores its noise.
-        g_score, _ = discriminator(fake, *fake_words)
+        g_score, _, fake_attributes = discriminator(fake, *fake_words)
         second = torch.arange(half, n, device=x.device)
         first = pair[second]
         spread = ((fake[first] - fake[second]).abs().mean(dim=(1, 2, 3))
                   / (z[first] - z[second]).abs().mean(1)).clamp(max=float(self.hyper["diversity_cap"]))
         g_loss = -g_score.mean() - float(self.hyper["diversity_weight"]) * spread.mean()
+        if aux_weight:
+            claimed = targets([batch["attributes"][int(i)] for i in pair], from_claim=True)
+            read_fake = attribute_loss(fake_attributes, claimed)
+            g_loss = g_loss + aux_weight * read_fake
         self.accelerator.backward(g_loss)
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
@@ -110,7 +128,24 @@ class GANTrainer:
         self._update_ema(step)
         return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
                 "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
-                "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
+                "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean()),
+                **({"read_real": float(read_real.detach()), "read_fake": float(read_fake.detach())}
+                   if aux_weight else {})}
+
+    def _load_weights(self, folder: str, discriminator: Any, ema: bool = False) -> None:
+        """Start from another run's weights (``--set init_from=runs/gan``): the
+        networks must have the same shapes; parts that run lacks (a new head)
+        keep their fresh initialisation."""
+        from core.checkpoint import read_checkpoint
+
+        state = read_checkpoint(folder, backend="gan").state_dicts
+        if ema:
+            self.ema.load_state_dict(state.get("generator_ema", state["generator"]))
+            return
+        self.generator.load_state_dict(state["generator"])
+        missing, unexpected = discriminator.load_state_dict(state["discriminator"], strict=False)
+        if unexpected or any(not k.startswith("attributes.") for k in missing):
+            raise ValueError(f"{folder}: discriminator does not fit ({missing + unexpected})")
 
     @torch.no_grad()
     def _wrong_captions(self, captions: list[str], pooled: torch.Tensor) -> torch.Tensor:
@@ -133,6 +168,8 @@ class GANTrainer:
     def _update_ema(self, step: int) -> None:
         # A short effective horizon early on, so the EMA is not stuck near the random init.
         decay = min(float(self.hyper["ema_decay"]), (1 + step) / (10 + step))
+        if self.initialised_from:
+            decay = float(self.hyper["ema_decay"])     # the EMA came with the weights
         trained = self._unwrap(self.modules["generator"])
         for ema_p, p in zip(self.ema.parameters(), trained.parameters()):
             ema_p.lerp_(p.detach(), 1 - decay)
