@@ -1,7 +1,7 @@
 """The studio flow in a real browser (Debian's Chromium through Playwright):
 type a prompt, pick a preset, generate, send the result to Stylize, add a
 butterfly, download the PNG — and the PNG's own settings regenerate the same
-pixels through the CLI. It also takes the README's screenshots of every tab:
+pixels through the CLI. The result is then handed to Analyze and Transfer. It also takes the README's screenshots of every tab:
 set IMPASTO_SCREENSHOT_DIR=assets/screenshots to refresh them.
 """
 from __future__ import annotations
@@ -99,6 +99,9 @@ def test_prompt_preset_generate_stylize_download_reproduce(studio, tmp_path):
         count.fill("2")
         count.press("Enter")
         panel(page).get_by_label("preset").check()
+        strength = page.get_by_label("number input for Style strength")
+        strength.fill("0.5")          # half way: the generated picture still shows through
+        strength.press("Enter")
         page.get_by_role("button", name="Generate", exact=True).click()
         page.get_by_text("Picked:").wait_for(timeout=180_000)
         wait_idle(page)
@@ -120,16 +123,30 @@ def test_prompt_preset_generate_stylize_download_reproduce(studio, tmp_path):
         saved = tmp_path / "stylized.png"
         info.value.save_as(saved)
 
-        # the other tabs, for the README
-        for name in ("Analyze", "Transfer", "Plugins"):
-            page.get_by_role("tab", name=name).click()
-            page.wait_for_timeout(800)
-            shoot(page, shots / f"{name.lower()}.jpg")
+        # the same result handed to Analyze and to Transfer (and the README's screenshots)
+        page.get_by_role("tab", name="Generate").click()
+        page.get_by_role("button", name="Send to Analyze").click()
+        page.get_by_role("tab", name="Analyze", selected=True).wait_for()
+        page.get_by_role("button", name="Analyze", exact=True).click()
+        page.get_by_text("Looks most like preset").wait_for(timeout=120_000)
+        wait_idle(page)
+        shoot(page, shots / "analyze.jpg")
+        page.get_by_role("tab", name="Generate").click()
+        page.get_by_role("button", name="Send to Transfer").click()
+        page.get_by_role("tab", name="Transfer", selected=True).wait_for()
+        panel(page).locator(".thumbnail-item").nth(19).click()
+        page.get_by_role("button", name="Transfer", exact=True).click()
+        page.get_by_text('"pictures": 1').wait_for(timeout=120_000)
+        wait_idle(page)
+        shoot(page, shots / "transfer.jpg")
+        page.get_by_role("tab", name="Plugins").click()
+        page.wait_for_timeout(800)
+        shoot(page, shots / "plugins.jpg")
         browser.close()
 
     settings = read_settings(saved)
     assert settings["prompt"] == PROMPT and settings["backend"] == backend
-    assert settings["style"].startswith("preset:")
+    assert settings["style"].startswith("preset:") and settings["style_strength"] == 0.5
     assert [op["op"] for op in settings["then"][0]["ops"]] == ["sticker"]
     out = tmp_path / "again"
     done = run_cli("generate", "--from-png", str(saved), "--out", str(out), "--json")
