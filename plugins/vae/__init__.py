@@ -12,14 +12,16 @@ from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
+from core.trained import TrainedGenerator, enlarge
 
 __version__ = "0.1.0"
 NAME = "vae"
 OUTPUT_SIZES = (64, 128, 256)
 
 
-class VAEGenerator:
+class VAEGenerator(TrainedGenerator):
     name = NAME
+    plugin_version = __version__
     label = "Conditional VAE (built-in, small)"
     params = (
         Param("temperature", "float", 1.0, min=0.0, max=1.5, step=0.05,
@@ -30,37 +32,10 @@ class VAEGenerator:
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
 
-    def __init__(self, weights: str | Path | None = None) -> None:
-        self._weights = Path(weights) if weights else None
-
-    @property
-    def weights_dir(self) -> Path:
-        from core.checkpoint import weights_dir
-
-        return self._weights or weights_dir(NAME)
-
-    @property
-    def version(self) -> str | None:
-        from core.checkpoint import has_checkpoint
-
-        folder = self.weights_dir
-        if not has_checkpoint(folder):
-            return None
-        import json
-
-        step = json.loads((folder / "config.json").read_text()).get("step")
-        return f"{__version__}+step{step}"
-
-    def model(self) -> Any:
-        """The trained model, loaded once through the shared cache."""
-        from core.models import cache
-
-        folder = self.weights_dir
-        return cache.get(f"{NAME}:{folder.resolve()}", lambda: load_model(folder))
+    def load(self, folder: Path) -> Any:
+        return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
-        from PIL import Image
-
         from plugins.vae import sampling
 
         model = self.model()
@@ -72,9 +47,8 @@ class VAEGenerator:
         else:
             images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
                                               float(params["temperature"]))
-        size = int(params["size"])
         progress(1.0, "done")
-        return [im if im.width == size else im.resize((size, size), Image.BICUBIC) for im in images]
+        return enlarge(images, int(params["size"]))
 
     def interpolate(self, prompt_a: str, prompt_b: str, seed_a: int = 0, seed_b: int = 1,
                     frames: int = 16) -> list:

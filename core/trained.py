@@ -1,0 +1,55 @@
+"""What every built-in generator trained with ``python -m core train`` shares:
+where its weights are, which version they are, and loading them once through
+the shared model cache. A backend subclasses :class:`TrainedGenerator` and
+writes only ``load`` (checkpoint folder -> model) and its own ``generate``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+
+class TrainedGenerator:
+    name: str = ""
+    plugin_version: str = "0.0.0"
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        self._weights = Path(weights) if weights else None
+
+    @property
+    def weights_dir(self) -> Path:
+        """``weights`` if given, else ``$IMPASTO_<NAME>_WEIGHTS`` or ``assets/<name>/``."""
+        from core.checkpoint import weights_dir
+
+        return self._weights or weights_dir(self.name)
+
+    @property
+    def version(self) -> str | None:
+        """The plugin version and the training step of the weights, e.g. ``0.1.0+step4000``."""
+        from core.checkpoint import CONFIG_FILE, has_checkpoint
+
+        folder = self.weights_dir
+        if not has_checkpoint(folder):
+            return None
+        step = json.loads((folder / CONFIG_FILE).read_text()).get("step")
+        return f"{self.plugin_version}+step{step}"
+
+    def model(self) -> Any:
+        """The trained model, loaded once per weights folder through the shared cache
+        (which also moves it to the device); UnavailableError when there are none."""
+        from core.models import cache
+
+        folder = self.weights_dir
+        return cache.get(f"{self.name}:{folder.resolve()}", lambda: self.load(folder))
+
+    def load(self, folder: Path) -> Any:
+        raise NotImplementedError
+
+
+def enlarge(images: Sequence[Any], size: int) -> list[Any]:
+    """Native outputs resampled to the ``size`` the person asked for (bicubic, like
+    a photo enlargement; the UI shows native sizes with whole-pixel zoom)."""
+    from PIL import Image
+
+    return [im if im.width == size else im.resize((size, size), Image.BICUBIC) for im in images]
