@@ -276,7 +276,7 @@ def test_shipped_examples_are_still_served_after_the_cache_cleanup(tmp_path):
                 assert time.time() < deadline, "app.py did not start"
                 time.sleep(0.3)
         assert httpx.get(_style_examples_url(url), timeout=30).status_code == 200
-        time.sleep(7)         # the cleanup runs every 2 s for files older than 2 s
+        time.sleep(5)         # the cleanup runs every 2 s for files older than 2 s
         assert httpx.get(_style_examples_url(url), timeout=30).status_code == 200
     finally:
         app.terminate()
