@@ -48,7 +48,8 @@ def _gumbel(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
 @torch.no_grad()
 def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[str], seed: int = 0,
                     guidance: float = 3.0, temperature: float = 1.0, top_k: int = 0, steps: int = 8,
-                    progress: Callable[[float], None] | None = None) -> list[Image.Image]:
+                    progress: Callable[[float], None] | None = None,
+                    choice_noise: float = CHOICE_NOISE, ramp: bool = True) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed, settings) give the same pixels."""
     from core.text_encoder import encode
 
@@ -71,12 +72,13 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
         logits = prior(torch.cat([codes] * 2) if guided else codes, text_tokens, text_mask, drop)
         if guided:
             conditional, unconditional = logits.float().chunk(2)
-            logits = conditional + guidance * (conditional - unconditional)
+            scale = guidance * (step + 1) / steps if ramp else guidance
+            logits = conditional + scale * (conditional - unconditional)
         log_probs = _restrict(logits.float(), top_k).log_softmax(-1).cpu()
         noise = torch.stack([_gumbel((total, vocab), g) for g in generators])
         choice = log_probs.argmax(-1) if temperature <= 0 else (log_probs / temperature + noise).argmax(-1)
         confidence = log_probs.gather(-1, choice[..., None])[..., 0]
-        anneal = CHOICE_NOISE * (1 - (step + 1) / steps)
+        anneal = choice_noise * (1 - (step + 1) / steps)
         confidence = confidence + anneal * torch.stack([_gumbel((total,), g) for g in generators])
         is_masked = (codes == vocab).cpu()
         choice = torch.where(is_masked, choice, codes.cpu())
