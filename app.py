@@ -17,6 +17,7 @@ import gradio as gr
 from core import __version__, limits
 from core.registry import Registry, get_registry
 from core.ui import fairness, sharing, studio
+from core.ui.common import EXAMPLE_DIRS
 from core.ui import analyze_tab, api, generate_tab, plugins_tab, stylize_tab, transfer_tab
 
 TITLE = "Impasto"
@@ -33,6 +34,7 @@ THEME = gr.themes.Soft(primary_hue="orange", secondary_hue="violet", font=_SYSTE
 
 def build_app(registry: Registry | None = None) -> gr.Blocks:
     registry = registry or get_registry()
+    gr.set_static_paths(paths=[str(folder) for folder in EXAMPLE_DIRS])
     # Temp files of finished jobs are deleted once an hour when older than an hour,
     # so a day of traffic cannot fill the disk.
     ttl = limits.CACHE_TTL_S

@@ -9,11 +9,11 @@ and nothing else.
   and a second visitor finds no trace of the first one's results in the API
   listing, the config, or by guessing paths outside Gradio's cache.
 
-Two holes this suite found are fixed and guarded here: an image argument
-``{"path": ...}`` without Gradio's ``meta`` (which skips Gradio's own check) and
-``/generate``'s ``image:PATH`` style naming a server file. One found later is
-marked ``xfail(strict=True)`` until fixed: the shipped example pictures vanish
-from Gradio's cache at the cleanup interval.
+Three holes this suite found are fixed and guarded here: an image argument
+``{"path": ...}`` without Gradio's ``meta`` (which skips Gradio's own check),
+``/generate``'s ``image:PATH`` style naming a server file, and the shipped
+example pictures vanishing from Gradio's cache at the cleanup interval (they
+are static paths now).
 """
 from __future__ import annotations
 
@@ -239,10 +239,6 @@ def test_a_second_client_cannot_reach_the_first_clients_results(app_url, tmp_pat
         assert b"\x89PNG" not in body        # (a refusal echoes the path asked for)
 
 
-BUG_EXAMPLES_DELETED = (
-    "Gradio's delete_cache removes the Transfer tab's example style pictures (copied into the "
-    "cache at start-up) once they are older than IMPASTO_CACHE_TTL; clicking an example then "
-    "hands out a URL that answers 403 (core/ui/transfer_tab._examples)")
 
 
 def _style_examples_url(app_url: str) -> str:
@@ -257,7 +253,6 @@ def _style_examples_url(app_url: str) -> str:
     return answer.json()["data"][0]["value"][0]["url"]
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_EXAMPLES_DELETED)
 def test_shipped_examples_are_still_served_after_the_cache_cleanup(tmp_path):
     # its own app.py and temp folder: a 2 s cleanup must not touch the shared app's files
     port = free_port()

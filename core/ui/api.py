@@ -41,7 +41,7 @@ def _generate_endpoint(registry: Registry) -> None:
         result = pipeline.generate(
             prompt, backend=backend or pipeline.DEFAULT_BACKEND, n=n, seed=seed,
             params=parse_json_field(params, "params"), style=_style(style, style_image),
-            style_strength=style_strength, recipe=parse_json_field(recipe, "recipe"),
+            style_strength=style_strength, recipe=recipe or None,   # core parses it, within its size limit
             init_image=init_image or None, registry=registry, progress=progress_fn(progress))
         settings = dict(result.settings, seconds=round(result.seconds, 3))
         return result.images, settings
@@ -104,7 +104,7 @@ def _stylize_endpoint(registry: Registry) -> None:
     def stylize(image: str | None, recipe: str) -> tuple[Any, dict[str, Any]]:
         if not image:
             raise pipeline.UserError("upload an image to stylize")
-        result = pipeline.stylize(image, parse_json_field(recipe, "recipe") or {}, registry=registry)
+        result = pipeline.stylize(image, recipe or {}, registry=registry)   # core parses it, within its size limit
         return result.image, {"recipe": result.recipe.to_json(), "seconds": round(result.seconds, 3)}
 
     gr.Button(visible=False).click(

@@ -39,23 +39,37 @@ class SafeImage(gr.Image):
             raise gr.Error(str(exc), print_exception=False) from None
 
 
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+# Example pictures the tabs offer: served from where they are (Gradio's static
+# paths), so the hourly cache cleanup never deletes them from under a page.
+EXAMPLE_DIRS = (ASSETS / "styles" / "style_images", ASSETS / "stylize" / "examples")
+
+
 def upload_root() -> Path:
     from gradio import utils
 
     return Path(utils.get_upload_folder()).resolve()
 
 
-def uploaded_path(path: str | Path) -> str:
+def uploaded_path(path: str | Path, what: str = "images") -> str:
     """``path`` if it is a file Gradio received (uploads and outputs live in its
-    upload folder), else a clear refusal. A payload that names any other server
-    path (an API call can send ``{"path": "/etc/..."}`` without Gradio's checks)
-    must never reach the image loader."""
+    upload folder) or a shipped example, else a clear refusal. Any event, shown or
+    not, can be called over HTTP with ``{"path": "/etc/..."}`` and no Gradio checks:
+    such a path must never reach a loader."""
     from core.errors import UserError
 
     resolved = Path(path).resolve()
-    if not resolved.is_relative_to(upload_root()):
-        raise UserError("images must be uploaded with the request; server paths are not accepted")
+    if not any(resolved.is_relative_to(root) for root in (upload_root(), *EXAMPLE_DIRS)):
+        raise UserError(f"{what} must be uploaded with the request; server paths are not accepted")
     return str(resolved)
+
+
+def uploaded_files(files: Any, what: str = "files") -> list[str]:
+    """The checked paths of a ``gr.File``/``gr.UploadButton`` value (one or a list)."""
+    if not files:
+        return []
+    files = files if isinstance(files, list) else [files]
+    return [uploaded_path(getattr(f, "name", f), what) for f in files]
 
 
 def image_input(label: str, **kwargs: Any) -> SafeImage:

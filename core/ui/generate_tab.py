@@ -24,7 +24,7 @@ from core.metadata import read_settings, save_png
 from core.registry import Registry
 from core.style import parse_style_spec
 from core.ui.files import output_folder
-from core.ui.common import IMAGE_FORMAT, image_input, parse_json_field
+from core.ui.common import IMAGE_FORMAT, image_input, uploaded_files
 from core.ui.controls import PluginControls, on_stop, progress_fn, stops, user_errors
 
 EXAMPLE_PROMPTS = [
@@ -213,7 +213,7 @@ def build(registry: Registry) -> GenerateTab | None:
         result = pipeline.generate(prompt_text, backend=backend_name, n=count, seed=seed_value,
                                    params=panels.params(backend_name, values), style=spec,
                                    style_strength=strength_value,
-                                   recipe=parse_json_field(recipe_text, "the recipe"),
+                                   recipe=recipe_text or None,
                                    init_image=start or None, registry=registry,
                                    progress=progress_fn(progress, stops.start(request)))
         entries = save_results(result.images, dict(result.settings, seconds=round(result.seconds, 3)), folder)
@@ -234,7 +234,9 @@ def build(registry: Registry) -> GenerateTab | None:
 
     @user_errors
     def on_load(file: Any) -> list[Any]:
-        settings = read_settings(getattr(file, "name", file))
+        if not file:
+            raise UserError("choose a PNG saved by Impasto")
+        settings = read_settings(uploaded_files(file, "pictures")[0])
         name = settings.get("backend")
         if name not in registry.generators:
             raise UserError(f"this picture was made with the {name!r} backend, which is not installed")

@@ -27,7 +27,7 @@ from core.metadata import save_png
 from core.recipe import Recipe, load_recipe_file, parse_recipe
 from core.registry import Registry
 from core.ui.files import output_folder
-from core.ui.common import image_input, image_output
+from core.ui.common import image_input, image_output, uploaded_files
 from core.ui.controls import PluginControls, user_errors
 
 CATEGORY_ORDER = ("geometry", "tone", "artistic", "elements")
@@ -247,7 +247,7 @@ def build(registry: Registry) -> StylizeTab | None:
     def on_upload(path: str | None, hist: dict[str, Any], file: str | None) -> tuple[Any, ...]:
         if not file:
             raise UserError("choose a .json recipe file to upload")
-        return commit(path, hist, load_recipe_file(file), registry)
+        return commit(path, hist, load_recipe_file(uploaded_files(file, "recipes")[0]), registry)
 
     @user_errors
     def on_seed(path: str | None, hist: dict[str, Any], value: float | None) -> tuple[Any, ...]:

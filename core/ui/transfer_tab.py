@@ -20,7 +20,7 @@ from core.errors import UserError
 from core.images import load_image
 from core.registry import Registry
 from core.style import parse_presets
-from core.ui.common import IMAGE_FORMAT, image_input
+from core.ui.common import EXAMPLE_DIRS, IMAGE_FORMAT, image_input, uploaded_files
 from core.ui.controls import PluginControls, on_stop, progress_fn, stops, user_errors
 
 EXAMPLE_STYLES = ("swirls", "stained_glass", "cubist")
@@ -47,13 +47,6 @@ def style_weights(text: str, count: int) -> list[float | str]:
     if len(parts) != count:
         raise UserError(f"give one weight per style image: {count} image(s), {len(parts)} weight(s)")
     return parts
-
-
-def file_paths(files: Any) -> list[str]:
-    if not files:
-        return []
-    files = files if isinstance(files, list) else [files]
-    return [getattr(f, "name", f) for f in files]
 
 
 def preset_gallery(engine: Any) -> list[tuple[str, str]]:
@@ -127,13 +120,13 @@ def build(registry: Registry) -> TransferTab | None:
                     style_files: Any, weight_text: str, strength_value: float, preserve_color: bool,
                     size: float, *values: Any, request: gr.Request = None,
                     progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        contents = ([content_path] if content_path else []) + file_paths(batch_files)
+        contents = ([content_path] if content_path else []) + uploaded_files(batch_files, "content pictures")
         if not contents:
             raise UserError("upload a content picture")
         if len(contents) > limits.MAX_IMAGES_PER_REQUEST:
             raise UserError(f"at most {limits.MAX_IMAGES_PER_REQUEST} content pictures at once")
         chosen = parse_presets(preset_text) if preset_text and preset_text.strip() else []
-        style_paths = file_paths(style_files)
+        style_paths = uploaded_files(style_files, "style pictures")
         blend = pipeline.make_blend(chosen, list(zip(style_paths, style_weights(weight_text,
                                                                                 len(style_paths)))))
         params = panels.params(engine_name, values)
@@ -166,9 +159,7 @@ def build(registry: Registry) -> TransferTab | None:
 
 def _examples(styles: gr.File) -> None:
     """The shipped procedural style pictures, one click away."""
-    from core.onnx_models import ROOT
-
-    folder = ROOT / "assets" / "styles" / "style_images"
+    folder = EXAMPLE_DIRS[0]
     found = [[[str(folder / f"{name}.jpg")]] for name in EXAMPLE_STYLES if (folder / f"{name}.jpg").is_file()]
     if found:
         gr.Examples(found, inputs=[styles], label="Example style pictures")
