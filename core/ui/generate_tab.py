@@ -148,7 +148,7 @@ def build(registry: Registry) -> GenerateTab | None:
             with gr.Row():
                 n = gr.Slider(1, limits.MAX_IMAGES_PER_REQUEST, value=4, step=1, label="Number of images")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**32 - 1, label="Seed")
-                dice = gr.Button("🎲 Random seed", size="sm")
+                dice = gr.Button("Random seed", size="sm")
             panels = PluginControls({b: registry.generators[b] for b in backends}, default)
             with gr.Accordion("Style", open=True):
                 style_kind = gr.Radio(list(STYLE_KINDS), value="none", label="Style",
