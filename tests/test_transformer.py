@@ -136,3 +136,20 @@ def test_shipped_weights_through_the_pipeline(registry):
                                params={"size": 128}, registry=registry)
     assert len(result.images) == 2 and result.images[0].size == (128, 128)
     assert not np.array_equal(np.asarray(result.images[0]), np.asarray(result.images[1]))
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
+def test_shipped_weights_draw_the_prompted_landscapes():
+    """A regression guard on the shipped model, scored by the analytic checker."""
+    from core.checker import check
+    from core.corpus.attributes import LandscapeClaim
+
+    generator = TransformerGenerator(weights=ASSETS_DIR / "transformer")
+    claims = {"a sunset over the mountains": LandscapeClaim("sunset", "mountains"),
+              "green hills at night by a lake": LandscapeClaim("night", "hills", "lake"),
+              "sand dunes on a sunny day": LandscapeClaim("day", "desert")}
+    passed = []
+    for prompt, claim in claims.items():
+        images = generator.generate(GenerateRequest(prompt, n=4, seed=0, params={"size": 64}), no_progress)
+        passed += [all(check(im, claim).values()) for im in images]
+    assert np.mean(passed) >= 0.75
