@@ -47,9 +47,10 @@ class TrainedGenerator:
         raise NotImplementedError
 
 
-def enlarge(images: Sequence[Any], size: int) -> list[Any]:
-    """Native outputs resampled to the ``size`` the person asked for (bicubic, like
-    a photo enlargement; the UI shows native sizes with whole-pixel zoom)."""
+def enlarge(images: Sequence[Any], size: int, resample: str = "bicubic") -> list[Any]:
+    """Native outputs resampled to the ``size`` the person asked for (``bicubic`` or
+    ``lanczos``, like a photo enlargement; the UI shows native sizes with whole-pixel zoom)."""
     from PIL import Image
 
-    return [im if im.width == size else im.resize((size, size), Image.BICUBIC) for im in images]
+    method = {"bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}[resample]
+    return [im if im.width == size else im.resize((size, size), method) for im in images]

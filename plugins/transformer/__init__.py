@@ -10,20 +10,21 @@ clean resampling. Weights load lazily from ``assets/transformer/`` (or
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
+from core.trained import TrainedGenerator, enlarge
 
 __version__ = "0.1.0"
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 
 
-class TransformerGenerator:
+class TransformerGenerator(TrainedGenerator):
     name = NAME
+    plugin_version = __version__
     label = "Transformer (built-in, MaskGIT over VQ tokens)"
     params = (
         Param("guidance", "float", 3.0, min=0.0, max=10.0, step=0.5,
@@ -38,35 +39,11 @@ class TransformerGenerator:
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
 
-    def __init__(self, weights: str | Path | None = None) -> None:
-        self._weights = Path(weights) if weights else None
-
-    @property
-    def weights_dir(self) -> Path:
-        from core.checkpoint import weights_dir
-
-        return self._weights or weights_dir(NAME)
-
-    @property
-    def version(self) -> str | None:
-        from core.checkpoint import has_checkpoint
-
-        folder = self.weights_dir
-        if not has_checkpoint(folder):
-            return None
-        step = json.loads((folder / "config.json").read_text()).get("step")
-        return f"{__version__}+step{step}"
-
-    def model(self) -> Any:
-        """(prior, tokenizer), loaded once through the shared cache."""
-        from core.models import cache
-
-        folder = self.weights_dir
-        return cache.get(f"{NAME}:{folder.resolve()}", lambda: load_model(folder))
+    def load(self, folder: Path) -> Any:
+        """(prior, tokenizer), float32, in eval mode."""
+        return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
-        from PIL import Image
-
         from plugins.transformer.sampling import generate_images
 
         model = self.model()
@@ -77,11 +54,10 @@ class TransformerGenerator:
                                  temperature=float(params["temperature"]),
                                  top_k=int(params["top_k"]), steps=int(params["steps"]),
                                  progress=lambda f: progress(0.05 + 0.9 * f, "decoding tokens"))
-        size = int(params["size"])
         progress(1.0, "done")
         # Flat colours with hard edges: LANCZOS keeps edges crisp without the
         # staircase of NEAREST at non-integer display scales.
-        return [im if im.width == size else im.resize((size, size), Image.LANCZOS) for im in images]
+        return enlarge(images, int(params["size"]), "lanczos")
 
     def make_trainer(self, config: Any, model_config: dict | None) -> Any:
         from plugins.transformer.trainer import TransformerTrainer
