@@ -11,6 +11,7 @@ from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
+from core.trained import TrainedGenerator
 
 __version__ = "0.1.0"
 NAME = "gan"
@@ -18,8 +19,9 @@ OUTPUT_SIZES = (64, 128, 256)
 SAMPLING_MODULE = "generator_ema"      # the moving average draws cleaner pictures than the trained copy
 
 
-class GANGenerator:
+class GANGenerator(TrainedGenerator):
     name = NAME
+    plugin_version = __version__
     label = "Text-conditional GAN (built-in, small)"
     params = (
         Param("truncation", "float", 4.0, min=0.25, max=4.0, step=0.05,
@@ -29,33 +31,9 @@ class GANGenerator:
               help="Output side in pixels (the model draws 32 x 32; larger sizes are resampled)"),
     )
 
-    def __init__(self, weights: str | Path | None = None) -> None:
-        self._weights = Path(weights) if weights else None
-
-    @property
-    def weights_dir(self) -> Path:
-        from core.checkpoint import weights_dir
-
-        return self._weights or weights_dir(NAME)
-
-    @property
-    def version(self) -> str | None:
-        from core.checkpoint import has_checkpoint
-
-        folder = self.weights_dir
-        if not has_checkpoint(folder):
-            return None
-        import json
-
-        step = json.loads((folder / "config.json").read_text()).get("step")
-        return f"{__version__}+step{step}"
-
-    def model(self) -> Any:
-        """The trained (EMA) generator, loaded once through the shared cache."""
-        from core.models import cache
-
-        folder = self.weights_dir
-        return cache.get(f"{NAME}:{folder.resolve()}", lambda: load_model(folder))
+    def load(self, folder: Path) -> Any:
+        """The trained (EMA) generator."""
+        return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
         from PIL import Image
