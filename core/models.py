@@ -107,16 +107,7 @@ class ModelCache:
             torch.cuda.empty_cache() if torch.cuda.is_available() else None
 
     def _device_budget(self, device: Any) -> int:
-        if self._budget is not None:
-            return self._budget
-        env = os.environ.get("IMPASTO_MODEL_BUDGET_MB")
-        if env:
-            return int(float(env) * 2**20)
-        import torch
-
-        if device.type == "cuda":
-            return int(torch.cuda.get_device_properties(device).total_memory * 0.8)
-        return 2**62
+        return self._budget if self._budget is not None else device_budget(device)
 
     # ------------------------------------------------------------------ jobs
 
@@ -160,3 +151,16 @@ def load_safetensors(path: str | Path) -> "dict[str, Any]":
 
 #: the process-wide cache every plugin uses
 cache = ModelCache()
+
+
+def device_budget(device: Any) -> int:
+    """Bytes of models a device may hold: IMPASTO_MODEL_BUDGET_MB, else 80 % of a
+    CUDA card, else no limit. Plugins that place models themselves use the same rule."""
+    env = os.environ.get("IMPASTO_MODEL_BUDGET_MB")
+    if env:
+        return int(float(env) * 2**20)
+    import torch
+
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory * 0.8)
+    return 2**62

@@ -86,14 +86,9 @@ def choose_placement(device: "torch.device", dtype: "torch.dtype", model_bytes: 
 def device_budget(device: "torch.device") -> int:
     """The same budget core's model cache works to (IMPASTO_MODEL_BUDGET_MB, else
     80 % of the card)."""
-    env = os.environ.get("IMPASTO_MODEL_BUDGET_MB")
-    if env:
-        return int(float(env) * 2**20)
-    import torch
+    from core.models import device_budget as core_budget
 
-    if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory * 0.8)
-    return 2**62
+    return core_budget(device)
 
 
 def torch_modules(pipe: Any) -> dict[str, Any]:
