@@ -18,6 +18,8 @@ from plugins.transformer import TransformerGenerator
 
 TINY_TOKENIZER = {"widths": [4, 8, 8], "code_dim": 4, "codebook_size": 16}
 TINY_PRIOR = {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 2}
+# What the shipped prior trains with: local convolutions, code-vector inputs, soft targets, edge weight.
+PRIOR_OPTIONS = {"local": 1, "code_features": 1, "target_softness": 0.03, "edge_token_weight": 3}
 SHIPPED = has_checkpoint(ASSETS_DIR / "transformer")
 
 
@@ -44,7 +46,7 @@ def stages(tmp_path_factory):
     states["tok@2"] = read_checkpoint(tok).state_dicts
     run(tok, 4, resume=True)
     states["tok@4"] = read_checkpoint(tok).state_dicts
-    run(prior, 2, stage="prior", tokenizer=str(tok), **TINY_PRIOR)
+    run(prior, 2, stage="prior", tokenizer=str(tok), **TINY_PRIOR, **PRIOR_OPTIONS)
     states["prior@2"] = read_checkpoint(prior).state_dicts
     run(prior, 4, resume=True)
     states["prior@4"] = read_checkpoint(prior).state_dicts
@@ -76,10 +78,41 @@ def test_prior_stage_trains_the_prior_and_keeps_the_tokenizer(stages):
     assert changed(before, after, "head.weight") and changed(before, after, "blocks.0.qkv.weight")
     for key, value in states["tok@4"]["tokenizer"].items():     # frozen, copied as trained
         assert torch.equal(value, states["prior@4"]["tokenizer"][key]), key
+    assert changed(before, after, "blocks.0.local.weight") and changed(before, after, "code_proj.weight")
+    # the prior's copy of the code vectors is the tokenizer's codebook, plus a zero row for [MASK]
+    codebook = states["prior@4"]["tokenizer"]["codebook.embedding"]
+    assert torch.equal(after["code_vectors"][:-1], codebook) and not after["code_vectors"][-1].any()
     config = read_checkpoint(stages["prior"]).config
     assert config["modules"] == ["prior", "tokenizer"] and config["model"]["stage"] == "prior"
+    assert config["model"]["prior"]["local"] == 1 and config["model"]["target_softness"] == 0.03
     records = logged_losses(stages["prior"])
     assert all(math.isfinite(r["loss"]) and 0 <= r["accuracy"] <= 1 for r in records)
+
+
+def test_code_looks_spread_targets_over_codes_that_paint_alike():
+    """Soft prior targets on real corpus pixels: codes that stand for the same
+    flat colour share the target, a code standing for edges keeps most of its
+    own and weighs more in the loss."""
+    from core.corpus.dataset import image_to_tensor, make_sample
+    from plugins.transformer.trainer import CodeLooks
+
+    x = torch.stack([image_to_tensor(make_sample("shapes", 3, i).image) for i in range(8)])
+    patches = x.unfold(2, 4, 4).unfold(3, 4, 4).permute(0, 2, 3, 1, 4, 5).reshape(8, 256, 48)
+    edge = patches.reshape(8, 256, 3, 16).std(-1).amax(-1) > 0.02
+    background = patches[0, 0]             # a corner: flat background of image 0
+    # Hand-made codes: 0 and 1 both for image 0's background, 2 for every edge patch, 3 otherwise.
+    codes = torch.full((8, 256), 3)
+    same = (patches - background).abs().amax(-1) < 1e-6
+    codes[0][same[0]] = torch.where(torch.arange(256)[same[0]] % 2 == 0, 0, 1)
+    codes[edge] = 2
+    looks = CodeLooks(8, softness=0.03, edge_token_weight=3.0)
+    looks.observe(x, codes)
+    targets = looks.targets
+    assert torch.allclose(targets.sum(-1), torch.ones(8))
+    assert abs(float(targets[0, 1]) - float(targets[0, 0])) < 1e-6 and float(targets[0, 1]) > 0.45
+    assert float(targets[2, 2]) > 0.9                   # nothing else looks like an edge mix
+    assert float(targets[0, 4:].sum()) == 0.0           # never spread onto codes not seen
+    assert float(looks.weights[2]) == 3.0 and float(looks.weights[0]) == 1.0
 
 
 def test_tokenizer_round_trip_shapes(stages):

@@ -35,6 +35,8 @@ class PriorConfig:
     depth: int = 4
     heads: int = 4
     mlp_ratio: int = 4
+    local: int = 0               # 1: a depthwise 3x3 convolution over the position grid in each block
+    code_dim: int = 0            # > 0: inputs also see the tokenizer's code vectors (of this size)
 
     @property
     def tokens(self) -> int:
@@ -65,9 +67,12 @@ def mask_tokens(codes: torch.Tensor, vocab: int) -> tuple[torch.Tensor, torch.Te
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, mlp_ratio: int) -> None:
+    def __init__(self, dim: int, heads: int, mlp_ratio: int, local: bool = False) -> None:
         super().__init__()
         self.heads = heads
+        # Neighbouring positions are neighbouring pixels: a depthwise convolution
+        # gives the model that for free instead of learning it through attention.
+        self.local = nn.Conv2d(dim, dim, 3, padding=1, groups=dim) if local else None
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.self_out = nn.Linear(dim, dim)
@@ -92,6 +97,10 @@ class Block(nn.Module):
         attend = context_mask[:, None, None, :]          # (B, 1, 1, T): True where allowed
         x = x + self.cross_out(self._merge(F.scaled_dot_product_attention(
             self._split(self.cross_q(self.norm2(x))), self._split(k), self._split(v), attn_mask=attend)))
+        if self.local is not None:
+            b, n, d = x.shape
+            side = int(n ** 0.5)
+            x = x + self.local(x.transpose(1, 2).reshape(b, d, side, side)).flatten(2).transpose(1, 2)
         return x + self.mlp(self.norm3(x))
 
 
@@ -105,10 +114,22 @@ class MaskedPrior(nn.Module):
         self.position = nn.Parameter(torch.randn(1, cfg.positions, cfg.dim) * 0.02)
         self.text_proj = nn.Sequential(nn.LayerNorm(TEXT_DIM), nn.Linear(TEXT_DIM, cfg.dim))
         self.no_caption = nn.Parameter(torch.randn(1, 1, cfg.dim) * 0.02)
-        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, bool(cfg.local))
+                                    for _ in range(cfg.depth))
+        if cfg.code_dim:
+            # The tokenizer's code vectors (a copy, saved with the prior): codes that
+            # paint alike start alike, so the model need not learn each one apart.
+            self.register_buffer("code_vectors", torch.zeros(cfg.codebook_size + 1, cfg.code_dim))
+            self.code_proj = nn.Linear(slots * cfg.code_dim, cfg.dim)
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, slots * cfg.codebook_size)
         self.register_buffer("slot_offset", torch.arange(slots) * (cfg.codebook_size + 1), persistent=False)
+
+    def set_code_vectors(self, embedding: torch.Tensor) -> None:
+        """Copy the tokenizer's (codebook_size, code_dim) code vectors in."""
+        with torch.no_grad():
+            self.code_vectors[:-1].copy_(embedding)
+            self.code_vectors[-1].zero_()
 
     def to_groups(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, grid*grid) raster codes -> (B, positions, group*group)."""
@@ -137,6 +158,8 @@ class MaskedPrior(nn.Module):
         """(B, grid*grid) codes with [MASK] = codebook_size -> (B, grid*grid, codebook_size) logits."""
         grouped = self.to_groups(codes) + self.slot_offset
         x = self.token_embedding(grouped).sum(2) + self.position
+        if self.cfg.code_dim:       # [MASK] is the all-zero row
+            x = x + self.code_proj(self.code_vectors[self.to_groups(codes)].flatten(2))
         context, context_mask = self.context(text_tokens, text_mask, drop)
         for block in self.blocks:
             x = block(x, context, context_mask)
