@@ -1,7 +1,8 @@
 """What every built-in generator trained with ``python -m core train`` shares:
 where its weights are, which version they are, and loading them once through
 the shared model cache. A backend subclasses :class:`TrainedGenerator` and
-writes only ``load`` (checkpoint folder -> model) and its own ``generate``.
+writes only ``load`` (checkpoint folder -> model) and its own ``generate``
+(which reads its parameters through ``settings``).
 """
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ class TrainedGenerator:
 
     def load(self, folder: Path) -> Any:
         raise NotImplementedError
+
+    def settings(self, request: Any) -> dict[str, Any]:
+        """The request's params checked against ``params``, defaults filled in
+        (the pipeline has checked them already; a direct caller may not have)."""
+        from core.params import validate_params
+
+        return validate_params(self.params, request.params, owner=self.name)
 
 
 def enlarge(images: Sequence[Any], size: int, resample: str = "bicubic") -> list[Any]:

@@ -15,6 +15,7 @@ from core.errors import UnavailableError, UserError
 from core.hookspecs import GenerateRequest, Generator, no_progress
 from core.training import TrainConfig, train
 from plugins.transformer import TransformerGenerator
+from tests.shipped_probe import LANDSCAPES, checked_images
 
 TINY_TOKENIZER = {"widths": [4, 8, 8], "code_dim": 4, "codebook_size": 16}
 TINY_PRIOR = {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 2}
@@ -174,15 +175,6 @@ def test_shipped_weights_through_the_pipeline(registry):
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
 def test_shipped_weights_draw_the_prompted_landscapes():
     """A regression guard on the shipped model, scored by the analytic checker."""
-    from core.checker import check
-    from core.corpus.attributes import LandscapeClaim
-
     generator = TransformerGenerator(weights=ASSETS_DIR / "transformer")
-    claims = {"a sunset over the mountains": LandscapeClaim("sunset", "mountains"),
-              "green hills at night by a lake": LandscapeClaim("night", "hills", "lake"),
-              "sand dunes on a sunny day": LandscapeClaim("day", "desert")}
-    passed = []
-    for prompt, claim in claims.items():
-        images = generator.generate(GenerateRequest(prompt, n=4, seed=0, params={"size": 64}), no_progress)
-        passed += [all(check(im, claim).values()) for im in images]
+    passed = [all(result.values()) for _, result in checked_images(generator, LANDSCAPES)]
     assert np.mean(passed) >= 0.75

@@ -12,6 +12,7 @@ from core.errors import UnavailableError
 from core.hookspecs import GenerateRequest, Generator, no_progress
 from core.training import TrainConfig, train
 from plugins.vae import VAEGenerator
+from tests.shipped_probe import LANDSCAPES, checked_images
 
 TINY = {"width": 8, "z_dim": 8, "cond_dim": 32, "queries": 2}
 
@@ -81,15 +82,6 @@ def test_shipped_weights_draw_the_prompted_landscapes():
     prompts, scored by the analytic checker."""
     if not has_checkpoint(ASSETS_DIR / "vae"):
         pytest.skip("no shipped VAE weights in assets/vae")
-    from core.checker import check
-    from core.corpus.attributes import LandscapeClaim
-
     generator = VAEGenerator(weights=ASSETS_DIR / "vae")
-    claims = {"a sunset over the mountains": LandscapeClaim("sunset", "mountains"),
-              "green hills at night by a lake": LandscapeClaim("night", "hills", "lake"),
-              "sand dunes on a sunny day": LandscapeClaim("day", "desert")}
-    passed = []
-    for prompt, claim in claims.items():
-        images = generator.generate(GenerateRequest(prompt, n=4, seed=0, params={"size": 64}), no_progress)
-        passed += [check(im, claim)["time_of_day"] for im in images]
+    passed = [result["time_of_day"] for _, result in checked_images(generator, LANDSCAPES)]
     assert np.mean(passed) >= 0.75

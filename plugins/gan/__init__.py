@@ -11,7 +11,7 @@ from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
-from core.trained import TrainedGenerator
+from core.trained import TrainedGenerator, enlarge
 
 __version__ = "0.1.0"
 NAME = "gan"
@@ -36,28 +36,23 @@ class GANGenerator(TrainedGenerator):
         return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
-        from PIL import Image
-
         from plugins.gan import sampling
 
         model = self.model()
         progress(0.1, "sampling")
-        params = {p.name: p.validate(request.params.get(p.name, p.default)) for p in self.params}
+        params = self.settings(request)
         images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
                                           float(params["truncation"]))
-        size = int(params["size"])
         progress(1.0, "done")
-        return [im.resize((size, size), Image.BICUBIC) for im in images]
+        return enlarge(images, int(params["size"]))
 
     def interpolate(self, prompt_a: str, prompt_b: str, seed_a: int = 0, seed_b: int = 1,
                     frames: int = 16) -> list:
         """Frames of a walk in latent space between two prompts and/or two seeds."""
-        from PIL import Image
-
         from plugins.gan import sampling
 
         frames_32 = sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames)
-        return [im.resize((OUTPUT_SIZES[0],) * 2, Image.BICUBIC) for im in frames_32]
+        return enlarge(frames_32, OUTPUT_SIZES[0])
 
     def make_trainer(self, config: Any, model_config: dict | None) -> Any:
         from plugins.gan.trainer import GANTrainer

@@ -48,7 +48,7 @@ class TransformerGenerator(TrainedGenerator):
 
         model = self.model()
         progress(0.05, "sampling")
-        params = {p.name: request.params.get(p.name, p.default) for p in self.params}
+        params = self.settings(request)
         images = generate_images(model.prior, model.tokenizer, [request.prompt] * request.n,
                                  request.seed, guidance=float(params["guidance"]),
                                  temperature=float(params["temperature"]),

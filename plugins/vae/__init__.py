@@ -40,7 +40,7 @@ class VAEGenerator(TrainedGenerator):
 
         model = self.model()
         progress(0.1, "sampling")
-        params = {p.name: request.params.get(p.name, p.default) for p in self.params}
+        params = self.settings(request)
         if request.init_image is not None:
             images = sampling.variations(model, request.init_image, request.prompt, request.n,
                                          request.seed, float(params["variation"]))
