@@ -71,7 +71,7 @@ def test_training_steps_on_the_corpus_change_every_network():
 def test_attribute_targets_read_the_corpus_scene_and_the_caption_claim():
     from core.corpus.attributes import COLOR_NAMES
     from core.corpus.dataset import make_sample
-    from plugins.gan.attributes import ATTRIBUTE_DIM, IGNORE, attribute_loss, targets
+    from core.corpus.targets import ATTRIBUTE_DIM, IGNORE, attribute_loss, targets
 
     shapes = [make_sample("shapes", 0, i).scene.to_dict() for i in range(40)]
     scene_view, claim_view = targets(shapes, from_claim=False), targets(shapes, from_claim=True)

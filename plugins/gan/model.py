@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
-from plugins.gan.attributes import ATTRIBUTE_DIM
+from core.corpus.targets import ATTRIBUTE_DIM
 
 TEXT_DIM = 384
 
@@ -44,7 +44,7 @@ class GANConfig:
     queries: int = 4            # attention-pooled summaries of the prompt's tokens
     g_width: int = 32           # generator channels at 32x32; x2 at 16, x4 at 8 and 4
     d_width: int = 32           # discriminator channels at 32x32; x2 at 16, x4 at 8, x8 at 4
-    attribute_head: bool = True  # the discriminator also reads corpus attributes (plugins.gan.attributes)
+    attribute_head: bool = True  # the discriminator also reads corpus attributes (core.corpus.targets)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from plugins.gan.attributes import attribute_loss, targets
+from core.corpus.targets import attribute_loss, targets
 from plugins.gan.model import Discriminator, GANConfig, Generator
 
 DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,

@@ -1,7 +1,7 @@
 """A text-conditional VAE, readable in one sitting.
 
     prompt --MiniLM--> token states --TextConditioner--> c (a few attention-pooled vectors + the pooled one)
-    image x --Encoder--> q(z | x)        = N(mu_q, sigma_q)
+    image x --Encoder--> q(z | x [, c])  = N(mu_q, sigma_q)
     c       --Prior----> p(z | c)        = N(mu_p, sigma_p)       (a learned, text-conditional prior)
     (z, c)  --Decoder--> x_hat           (FiLM-conditioned on c at every scale)
 
@@ -12,8 +12,10 @@ decode with (or near) its mean.
 
 Why these choices: the pooled MiniLM vector barely tells "a red circle on a
 blue background" from "a blue circle on a red background" (cosine 0.993), so
-the conditioner attends over token states; the encoder does not see the text,
-so any picture (an upload without a caption) can be encoded; the decoder works
+the conditioner attends over token states; captions are dropped for a share of
+training images (the learned "no caption" vector), so any picture (an upload
+without a caption) can be encoded; with ``encoder_condition`` the encoder reads c
+too, so the latent carries only what the prompt leaves open; the decoder works
 at 32x32 and a sub-pixel convolution produces the 64x64 output, which keeps a
 training step affordable on a CPU.
 """
@@ -35,6 +37,9 @@ class VAEConfig:
     cond_dim: int = 256
     queries: int = 4            # attention-pooled summaries of the prompt's tokens
     width: int = 64             # channels at the internal resolution; doubled below it
+    # The encoder also reads c, so the latent need only hold what the prompt does not
+    # say (position, size, detail); False for weights trained before this option.
+    encoder_condition: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,7 +73,7 @@ def conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 
 
 class Encoder(nn.Module):
-    """64x64 image -> (mu, logvar) of q(z | x). Sees only pixels."""
+    """64x64 image (and, with ``encoder_condition``, c) -> (mu, logvar) of q(z | x, c)."""
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
@@ -81,11 +86,16 @@ class Encoder(nn.Module):
             conv(w * 2, w * 2, 2), nn.SiLU(),         # 4
         )
         side = cfg.resolution // 16
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(w * 2 * side * side, 512), nn.SiLU(),
-                                  nn.Linear(512, 2 * cfg.z_dim))
+        self.reads_condition = cfg.encoder_condition
+        features = w * 2 * side * side + (cfg.cond_dim if cfg.encoder_condition else 0)
+        # Flatten (a no-op here) keeps the parameter names of earlier weights.
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, 512), nn.SiLU(), nn.Linear(512, 2 * cfg.z_dim))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.head(self.net(x * 2 - 1)).chunk(2, dim=1)
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.net(x * 2 - 1).flatten(1)
+        if self.reads_condition:
+            h = torch.cat([h, c], dim=1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
         return mu, logvar.clamp(-12, 6)
 
 
@@ -182,15 +192,20 @@ class ConditionalVAE(nn.Module):
         return self.null_condition.expand(batch, -1)
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                pooled: torch.Tensor, drop: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Everything a training step needs, in one call (so DDP sees one forward)."""
+                pooled: torch.Tensor, drop: torch.Tensor | None = None,
+                from_prior: bool = False) -> dict[str, torch.Tensor]:
+        """Everything a training step needs, in one call (so DDP sees one forward).
+        ``from_prior`` also decodes a sample of p(z | c) (``x_prior``), as generation does."""
         c = self.condition(tokens, mask, pooled, drop)
-        mu_q, logvar_q = self.encoder(x)
+        mu_q, logvar_q = self.encoder(x, c)
         mu_p, logvar_p = self.prior(c)
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
         x_hat = self.decoder(z, c)
         kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1)
-        return {"x_hat": x_hat, "kl": kl.sum(1), "mu": mu_q}
+        out = {"x_hat": x_hat, "kl": kl.sum(1), "mu": mu_q, "c": c}
+        if from_prior:
+            out["x_prior"] = self.decoder(mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp(), c)
+        return out
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, generator: torch.Generator | None = None,
@@ -205,7 +220,7 @@ class ConditionalVAE(nn.Module):
                     generator: torch.Generator | None = None) -> torch.Tensor:
         """Decode the posterior mean of ``x`` (``spread`` > 0: a variation drawn that
         many posterior standard deviations around it)."""
-        mu_q, logvar_q = self.encoder(x)
+        mu_q, logvar_q = self.encoder(x, c)
         z = mu_q
         if spread > 0:
             noise = torch.randn(mu_q.shape, generator=generator, device="cpu").to(mu_q.device)

@@ -7,6 +7,19 @@ is the squared error divided by twice that variance, so reconstructions keep
 getting sharper as they improve instead of settling at a fixed blur, and the
 KL term, annealed from 0 to full weight over ``kl_warmup`` steps, keeps the
 posterior close enough to the text-conditional prior to sample from it.
+
+``sigma2`` > 0 fixes that noise level instead (a plain Gaussian likelihood): each
+nat of latent information must then buy a set amount of squared error, so the
+latent stops carrying what the prompt already says and prior samples decode to
+what the prompt asks for. Measured in assets/vae/MODEL_CARD.md.
+
+Two more terms, off by default, make the decoder take what the prompt says from
+the prompt: ``prior_recon`` weighs the reconstruction of the picture from a
+sample of the prior p(z | c) (the "hybrid objective" of Sohn et al. 2015: what
+generation does, trained directly; the picture's caption-level content, such as
+its colours, can only come from c there), and ``attribute_weight`` weighs a
+training-only linear head that reads the caption's claimed attributes from c
+(:mod:`core.corpus.targets`).
 """
 from __future__ import annotations
 
@@ -16,10 +29,12 @@ from typing import Any
 import torch
 from PIL import Image
 
+from core.corpus.targets import ATTRIBUTE_DIM, attribute_loss, targets
 from plugins.vae.model import ConditionalVAE, VAEConfig
 
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
-            "weight_decay": 0.0, "lr_warmup": 200}
+            "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
+            "prior_recon": 0.0, "attribute_weight": 0.0}
 
 
 class VAETrainer:
@@ -39,7 +54,9 @@ class VAETrainer:
         self.config = {"vae": cfg.to_dict(), **self.hyper}
         self.model = ConditionalVAE(cfg)
         self.modules: dict[str, torch.nn.Module] = {"vae": self.model}
-        self.optimizers = {"adam": torch.optim.AdamW(self.model.parameters(), lr=train_config.lr,
+        if self.hyper["attribute_weight"] > 0:
+            self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
+        self.optimizers = {"adam": torch.optim.AdamW(parameters_of(self.modules), lr=train_config.lr,
                                                       betas=(0.9, 0.99),
                                                       weight_decay=self.hyper["weight_decay"])}
         self.base_lr = float(train_config.lr)     # from the command line, also on --resume
@@ -55,27 +72,44 @@ class VAETrainer:
         if x.shape[-1] != self.model.cfg.resolution:
             x = torch.nn.functional.interpolate(x, size=self.model.cfg.resolution, mode="area")
         drop = torch.rand(x.shape[0], device=x.device) < self.hyper["caption_dropout"]
-        out = model(x, text.tokens, text.mask, text.pooled, drop)
+        prior_weight = float(self.hyper["prior_recon"])
+        out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0)
         squared = (out["x_hat"] - x).pow(2).flatten(1)
         dims = squared.shape[1]
-        sigma2 = squared.mean().detach().clamp(min=self.hyper["min_sigma2"])
+        sigma2 = (torch.tensor(float(self.hyper["sigma2"])) if self.hyper["sigma2"] > 0
+                  else squared.mean().detach().clamp(min=self.hyper["min_sigma2"]))
         recon = squared.sum(1) / (2 * sigma2)
         beta = self.beta(step)
         loss = (recon + beta * out["kl"]).mean() / dims
+        logged: dict[str, float] = {}
+        if prior_weight > 0:
+            prior_squared = (out["x_prior"] - x).pow(2).flatten(1)
+            loss = loss + prior_weight * (prior_squared.sum(1) / (2 * sigma2)).mean() / dims
+            logged["prior_mse"] = float(prior_squared.detach().mean())
+        keep = (~drop).nonzero().flatten().tolist()
+        if "attributes" in self.modules and batch.get("attributes") is not None and keep:
+            logits = self.modules["attributes"](out["c"][keep])
+            read = attribute_loss(logits, targets([batch["attributes"][i] for i in keep], from_claim=True))
+            loss = loss + float(self.hyper["attribute_weight"]) * read
+            logged["attributes"] = float(read.detach())
         self.accelerator.backward(loss)
         optimizer = self.optimizers["adam"]
         for group in optimizer.param_groups:
             group["lr"] = self.base_lr * min(1.0, (step + 1) / self.hyper["lr_warmup"])
         if self.accelerator.sync_gradients:
-            self.accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            self.accelerator.clip_grad_norm_(parameters_of(self.modules), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         mse = float(squared.detach().mean())
         return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
-                "kl": float(out["kl"].detach().mean()), "beta": beta}
+                "kl": float(out["kl"].detach().mean()), "beta": beta, **logged}
 
     def sample(self, prompts: list[str], seed: int) -> list[Image.Image]:
         from plugins.vae.sampling import generate_images
 
         model = self.accelerator.unwrap_model(self.modules["vae"]) if self.accelerator else self.model
         return generate_images(model, prompts, seed)
+
+
+def parameters_of(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
+    return [p for module in modules.values() for p in module.parameters()]

@@ -1,16 +1,15 @@
-"""Auxiliary attribute targets for training on the procedural corpus (AC-GAN,
-Odena et al. 2017, with the classifier trained on real pictures only).
+"""Auxiliary attribute targets for training on the procedural corpus: what a
+corpus picture shows, or what its caption claims, as classification targets.
 
-The discriminator has a small head that reads a picture's attributes
-(background colour, which colours and kinds of shapes, how many; time of day,
-terrain, water). It learns them from real corpus pictures (their scene: always
-complete); the generator is then asked to make pictures whose attributes read
-as the ones their caption claims (a caption that names no background asks
-nothing about it). This gives the generator a direct signal for which colour
-goes where, which the realness score alone conveys slowly.
+The GAN's discriminator has a head that reads these from pictures (AC-GAN,
+Odena et al. 2017, the classifier trained on real pictures only), and the
+generator is asked to make pictures that read as their caption claims; the
+VAE reads them from its text conditioning vector, so the prompt's colours and
+kinds are in that vector early. Either way this gives a direct signal for which
+colour goes where, which the image losses alone convey slowly.
 
 Training only: generation never sees attributes, only the prompt's text. For
-pictures without attributes (a user's folder) the head is simply not trained.
+pictures without attributes (a user's folder) the heads are simply not trained.
 """
 from __future__ import annotations
 
