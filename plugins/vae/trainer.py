@@ -17,7 +17,8 @@ Two more terms, off by default, make the decoder take what the prompt says from
 the prompt: ``prior_recon`` weighs the reconstruction of the picture from a
 sample of the prior p(z | c) (the "hybrid objective" of Sohn et al. 2015: what
 generation does, trained directly; the picture's caption-level content, such as
-its colours, can only come from c there), and ``attribute_weight`` weighs a
+its colours, can only come from c there; ``prior_recon_fade=[a,b]`` fades it out
+between steps a and b), and ``attribute_weight`` weighs a
 training-only linear head that reads the caption's claimed attributes from c
 (:mod:`core.corpus.targets`).
 """
@@ -34,7 +35,7 @@ from plugins.vae.model import ConditionalVAE, VAEConfig
 
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
-            "prior_recon": 0.0, "attribute_weight": 0.0}
+            "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0}
 
 
 class VAETrainer:
@@ -66,13 +67,24 @@ class VAETrainer:
         warmup = max(1, int(self.hyper["kl_warmup"]))
         return float(self.hyper["beta_max"]) * min(1.0, step / warmup)
 
+    def prior_weight(self, step: int) -> float:
+        """``prior_recon``, faded linearly to 0 between the two steps of
+        ``prior_recon_fade`` when given: the term gets the decoder to take the
+        prompt's content from c, then steps aside, since averaging over the prior's
+        layouts also blurs the objects it draws."""
+        weight = float(self.hyper["prior_recon"])
+        if self.hyper["prior_recon_fade"]:
+            start, end = (int(v) for v in self.hyper["prior_recon_fade"])
+            weight *= min(1.0, max(0.0, (end - step) / max(1, end - start)))
+        return weight
+
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
         model = self.modules["vae"]
         x, text = batch["image"], batch["text"]
         if x.shape[-1] != self.model.cfg.resolution:
             x = torch.nn.functional.interpolate(x, size=self.model.cfg.resolution, mode="area")
         drop = torch.rand(x.shape[0], device=x.device) < self.hyper["caption_dropout"]
-        prior_weight = float(self.hyper["prior_recon"])
+        prior_weight = self.prior_weight(step)
         out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0)
         squared = (out["x_hat"] - x).pow(2).flatten(1)
         dims = squared.shape[1]
