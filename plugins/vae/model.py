@@ -89,7 +89,8 @@ class Encoder(nn.Module):
         self.reads_condition = cfg.encoder_condition
         features = w * 2 * side * side + (cfg.cond_dim if cfg.encoder_condition else 0)
         # Flatten (a no-op here) keeps the parameter names of earlier weights.
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, 512), nn.SiLU(), nn.Linear(512, 2 * cfg.z_dim))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, 512), nn.SiLU(),
+                                  nn.Linear(512, 2 * cfg.z_dim))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.net(x * 2 - 1).flatten(1)
