@@ -228,8 +228,10 @@ def test_a_second_client_cannot_reach_the_first_clients_results(app_url, tmp_pat
 
     # guessing: the cache folder itself, a wrong hash, the app's output root
     cache = str(upload_folder())
+    # a near miss: the real hash with its last digit changed (never to itself)
+    near_miss = folder[:-1] + ("1" if folder[-1] == "0" else "0")
     guesses = [cache, f"{cache}/{folder}", f"{cache}/{'0' * 64}/image.png",
-               f"{cache}/{folder[:-1]}0/image.png",
+               f"{cache}/{near_miss}/image.png",
                str(Path(tempfile.gettempdir()) / "impasto"),
                str(Path(tempfile.gettempdir()) / "impasto" / "results"),
                str(secrets_on_disk["image"])]
