@@ -316,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", default=None, metavar="FOLDER",
+                   help="start a new run from these weights (a run or an export such as assets/vae)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids (default 500)")

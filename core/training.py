@@ -6,8 +6,8 @@ the same for every backend: data (the procedural corpus or a user folder),
 the text encoder, device placement, mixed precision, gradient accumulation,
 multi-GPU (``accelerate launch -m core train ...``), a progress bar with losses
 and throughput, sample grids, checkpoints (safetensors + JSON, see
-:mod:`core.checkpoint`), resume and fixed seeds. A backend only says how to
-build its models and how to take one step.
+:mod:`core.checkpoint`), resume, fine-tuning (``--init``) and fixed seeds. A
+backend only says how to build its models and how to take one step.
 
 The trainer protocol (what a backend implements)
 =================================================
@@ -17,7 +17,8 @@ A registered generator that can be trained has one more method::
     def make_trainer(self, config: TrainConfig, model_config: dict | None) -> Trainer
 
 ``model_config`` is None for a new run (choose defaults, e.g. from
-``config.resolution``) or the ``"model"`` dict of a checkpoint being resumed.
+``config.resolution``) or the ``"model"`` dict of the checkpoint being resumed
+(or fine-tuned from, ``--init``).
 The returned trainer has:
 
 ``config: dict``
@@ -91,6 +92,7 @@ class TrainConfig:
     grad_accum: int = 1
     seed: int = 0
     resume: bool = False
+    init: str | None = None             # start from these weights (a run or an export) at step 0
     sample_every: int = 500
     checkpoint_every: int = 500
     checkpoint_minutes: float = 10.0
@@ -111,6 +113,9 @@ class TrainConfig:
             raise UserError(f"--mixed-precision must be one of {', '.join(MIXED_PRECISION)}")
         if self.grad_accum < 1:
             raise UserError(f"--grad-accum must be at least 1, got {self.grad_accum}")
+        if self.init and self.resume:
+            raise UserError("--init starts a new run from other weights; --resume continues this "
+                            "one: give one of them")
 
 
 class Trainer(Protocol):
@@ -206,10 +211,14 @@ def train(config: TrainConfig, generator: Any = None, echo: bool = True) -> dict
                               gradient_accumulation_steps=config.grad_accum)
     set_seed(config.seed)
     saved = ckpt.read_checkpoint(out) if config.resume else None
-    trainer = generator.make_trainer(config, saved.model_config if saved else None)
+    init = ckpt.read_checkpoint(config.init, config.backend) if config.init else None
+    source = saved or init
+    trainer = generator.make_trainer(config, source.model_config if source else None)
     if saved:
         for name, module in _saved_modules(trainer).items():
             module.load_state_dict(saved.state_dicts[name])
+    if init:
+        _load_init(trainer, init)
     run = TrainingRun(config, trainer, accelerator, echo=echo)
     if saved:
         run.restore(ckpt.read_optimizers(out, trainer.optimizers))
@@ -221,6 +230,20 @@ def _saved_modules(trainer: Any) -> dict[str, Any]:
     return {**trainer.modules, **getattr(trainer, "frozen", {})}
 
 
+def _load_init(trainer: Any, init: Any) -> None:
+    """Fine-tuning: the modules ``init`` holds take its weights (an export's float16
+    is cast to each parameter's dtype); the rest, such as training-only heads an
+    export leaves out, keep their fresh initialisation. Optimizer state and the
+    step count start anew."""
+    modules = _saved_modules(trainer)
+    found = [name for name in modules if name in init.state_dicts]
+    if not found:
+        raise UserError(f"--init {init.path}: it holds none of this run's modules "
+                        f"({', '.join(modules)})")
+    for name in found:
+        modules[name].load_state_dict(init.state_dicts[name])
+
+
 def train_from_cli(args: Any) -> dict[str, Any]:
     """``python -m core train``: argparse Namespace -> summary dict."""
     config = TrainConfig(
@@ -229,7 +252,7 @@ def train_from_cli(args: Any) -> dict[str, Any]:
         resolution=int(_arg(args, "resolution", 64)),
         mixed_precision=str(_arg(args, "mixed_precision", "no")),
         grad_accum=int(_arg(args, "grad_accum", 1)), seed=int(_arg(args, "seed", 0)),
-        resume=bool(_arg(args, "resume", False)),
+        resume=bool(_arg(args, "resume", False)), init=_arg(args, "init", None),
         sample_every=int(_arg(args, "sample_every", 500)),
         checkpoint_every=int(_arg(args, "checkpoint_every", 500)),
         workers=_arg(args, "workers", None), extra=parse_extra(_arg(args, "extra", [])))

@@ -1,5 +1,5 @@
 """The shared training loop: fixed seeds give the same weights, --resume
-continues the same run, checkpoints are safetensors + JSON, and a user folder
+continues the same run, --init fine-tunes from an export, checkpoints are safetensors + JSON, and a user folder
 with bad files trains anyway and reports what it skipped."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from safetensors.numpy import load_file
 
-from core.checkpoint import can_resume, read_checkpoint
+from core.checkpoint import can_resume, export_checkpoint, read_checkpoint
 from core.errors import UserError
 from core.training import TrainConfig, train
 from core.userdata import read_image_folder
@@ -76,6 +76,25 @@ def test_a_run_is_not_overwritten_and_resume_needs_a_run(tmp_path):
         train(tiny_config(tmp_path / "x", 2, data="procedural:faces"), VAEGenerator(), echo=False)
     with pytest.raises(UserError, match="steps"):
         train(tiny_config(tmp_path / "y", 0), VAEGenerator(), echo=False)
+
+
+def test_init_starts_a_new_run_from_exported_weights(tmp_path):
+    train(tiny_config(tmp_path / "base", 3), VAEGenerator(), echo=False)
+    export_checkpoint(tmp_path / "base", tmp_path / "export")          # float16, like assets/
+    exported = weights(tmp_path / "export")
+    # no model settings given: the architecture comes from the export's config.json
+    tuned = train(tiny_config(tmp_path / "tuned", 1, init=str(tmp_path / "export"), lr=1e-9, extra={}),
+                  VAEGenerator(), echo=False)
+    assert tuned["steps"] == 1                                    # a new run: its own step count
+    after = weights(tmp_path / "tuned")
+    assert read_checkpoint(tmp_path / "tuned").model_config["vae"]["width"] == TINY["width"]
+    assert all(np.allclose(after[k], exported[k].astype(np.float32), atol=1e-6) for k in exported)
+
+    with pytest.raises(UserError, match="--init"):
+        train(tiny_config(tmp_path / "tuned", 2, init=str(tmp_path / "export"), resume=True),
+              VAEGenerator(), echo=False)
+    with pytest.raises(Exception, match="config.json"):
+        train(tiny_config(tmp_path / "nowhere", 1, init=str(tmp_path / "missing")), VAEGenerator(), echo=False)
 
 
 def _png(color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:

@@ -119,3 +119,30 @@ def test_an_encoder_that_reads_the_prompt_trains_saves_and_reconstructs(tmp_path
         GenerateRequest("", n=2, seed=1, params={"size": 64, "variation": 0.0}, init_image=upload),
         no_progress)
     assert np.array_equal(np.asarray(same[0]), np.asarray(same[1]))
+
+
+def test_scrambled_colours_hide_which_colour_is_which_but_keep_every_edge(tmp_path):
+    """``scramble_colours``: captioned pictures reach the encoder through a random
+    rotation of colour space about mid-grey; uncaptioned ones as they are."""
+    from skimage import data
+
+    from plugins.vae.trainer import rotate_colours
+
+    photo = torch.from_numpy(data.astronaut()[::8, ::8] / 255.0).permute(2, 0, 1).float()
+    x = photo.expand(3, -1, -1, -1).contiguous()
+    seen = rotate_colours(x, torch.tensor([True, True, False]))
+    assert torch.equal(seen[2], x[2])
+    assert (seen[0] - x[0]).abs().mean() > 0.05 and (seen[0] - seen[1]).abs().mean() > 0.05
+    # an isometry of colour space: every pixel keeps its distance to grey and to every other pixel
+    for rotated in seen[:2]:
+        assert torch.allclose((rotated - 0.5).norm(dim=0), (x[0] - 0.5).norm(dim=0), atol=1e-5)
+        a, b = rotated.flatten(1)[:, :200], x[0].flatten(1)[:, :200]
+        apart = [(p[:, :, None] - p[:, None, :]).norm(dim=0) for p in (a, b)]
+        assert torch.allclose(*apart, atol=1e-5)
+
+    out = tmp_path / "run"
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(out), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0,
+                      extra={**TINY, "encoder_condition": True, "scramble_colours": True}),
+          VAEGenerator(), echo=False)
+    assert read_checkpoint(out).model_config["scramble_colours"] is True

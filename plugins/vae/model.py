@@ -194,11 +194,13 @@ class ConditionalVAE(nn.Module):
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                 pooled: torch.Tensor, drop: torch.Tensor | None = None,
-                from_prior: bool = False) -> dict[str, torch.Tensor]:
+                from_prior: bool = False, encoder_input: torch.Tensor | None = None,
+                ) -> dict[str, torch.Tensor]:
         """Everything a training step needs, in one call (so DDP sees one forward).
-        ``from_prior`` also decodes a sample of p(z | c) (``x_prior``), as generation does."""
+        ``from_prior`` also decodes a sample of p(z | c) (``x_prior``), as generation does;
+        ``encoder_input`` is what the encoder sees instead of ``x`` (the target stays ``x``)."""
         c = self.condition(tokens, mask, pooled, drop)
-        mu_q, logvar_q = self.encoder(x, c)
+        mu_q, logvar_q = self.encoder(x if encoder_input is None else encoder_input, c)
         mu_p, logvar_p = self.prior(c)
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
         x_hat = self.decoder(z, c)

@@ -21,6 +21,14 @@ its colours, can only come from c there; ``prior_recon_fade=[a,b]`` fades it out
 between steps a and b), and ``attribute_weight`` weighs a
 training-only linear head that reads the caption's claimed attributes from c
 (:mod:`core.corpus.targets`).
+
+``scramble_colours`` hides the picture's colours from the encoder when a caption
+is given: the encoder sees the picture through a random rotation of colour space
+about mid-grey (a different one per picture), which keeps every edge, region and
+layout but not which colour is which. The latent then cannot carry the colours,
+so the decoder must take them from c, which is all it has at generation time.
+Uncaptioned pictures (the "no caption" share, what an upload gets) are shown as
+they are, so reconstruction of uploads still sees colour.
 """
 from __future__ import annotations
 
@@ -35,7 +43,8 @@ from plugins.vae.model import ConditionalVAE, VAEConfig
 
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
-            "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0}
+            "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0,
+            "scramble_colours": False}
 
 
 class VAETrainer:
@@ -85,7 +94,9 @@ class VAETrainer:
             x = torch.nn.functional.interpolate(x, size=self.model.cfg.resolution, mode="area")
         drop = torch.rand(x.shape[0], device=x.device) < self.hyper["caption_dropout"]
         prior_weight = self.prior_weight(step)
-        out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0)
+        seen = rotate_colours(x, ~drop) if self.hyper["scramble_colours"] else None
+        out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0,
+                    encoder_input=seen)
         squared = (out["x_hat"] - x).pow(2).flatten(1)
         dims = squared.shape[1]
         sigma2 = (torch.tensor(float(self.hyper["sigma2"])) if self.hyper["sigma2"] > 0
@@ -121,6 +132,16 @@ class VAETrainer:
 
         model = self.accelerator.unwrap_model(self.modules["vae"]) if self.accelerator else self.model
         return generate_images(model, prompts, seed)
+
+
+def rotate_colours(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``x`` with each picture in ``rows`` passed through its own random orthogonal
+    map of RGB about mid-grey (uniform over rotations and reflections: the QR of a
+    Gaussian matrix, signs fixed); the other pictures unchanged."""
+    q, r = torch.linalg.qr(torch.randn(x.shape[0], 3, 3, device=x.device))
+    q = q * torch.diagonal(r, dim1=1, dim2=2).sign()[:, None, :]
+    rotated = torch.einsum("bij,bjhw->bihw", q, x - 0.5) + 0.5
+    return torch.where(rows[:, None, None, None], rotated, x)
 
 
 def parameters_of(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
