@@ -27,7 +27,8 @@ class VAEGenerator(TrainedGenerator):
         Param("temperature", "float", 1.0, min=0.0, max=1.5, step=0.05,
               help="How far samples stray from the prompt's most typical picture"),
         Param("variation", "float", 0.6, min=0.0, max=2.0, step=0.05,
-              help="With a starting image: 0 reconstructs it, higher values vary it more"),
+              help="With a starting image: 0 reconstructs it (in the prompt's colours when "
+                   "there is a prompt), higher values vary it more"),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
