@@ -55,8 +55,10 @@ def weights_dir(backend: str) -> Path:
     return Path(override) if override else ASSETS_DIR / backend
 
 
-def missing_weights_message(backend: str, data: str = "procedural:all", steps: int = 20000) -> str:
-    folder = weights_dir(backend)
+def missing_weights_message(backend: str, folder: str | Path | None = None,
+                            data: str = "procedural:all", steps: int = 20000) -> str:
+    """What to do when ``folder`` (default: where the backend looks) holds no weights."""
+    folder = weights_dir(backend) if folder is None else folder
     return (f"the {backend} backend has no trained weights in {folder}; train them with "
             f"`python -m core train --backend {backend} --data {data} --steps {steps} --out runs/{backend}` "
             f"and set IMPASTO_{backend.upper()}_WEIGHTS=runs/{backend} (or copy its config.json and "
@@ -74,7 +76,7 @@ def read_checkpoint(path: str | Path, backend: str | None = None) -> Checkpoint:
     path = Path(path)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
-        raise UnavailableError(missing_weights_message(backend) if backend else
+        raise UnavailableError(missing_weights_message(backend, path) if backend else
                                f"no checkpoint in {path} (config.json is missing)")
     try:
         config = json.loads(config_path.read_text())
