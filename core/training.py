@@ -233,15 +233,20 @@ def _saved_modules(trainer: Any) -> dict[str, Any]:
 def _load_init(trainer: Any, init: Any) -> None:
     """Fine-tuning: the modules ``init`` holds take its weights (an export's float16
     is cast to each parameter's dtype); the rest, such as training-only heads an
-    export leaves out, keep their fresh initialisation. Optimizer state and the
-    step count start anew."""
+    export leaves out, keep their fresh initialisation, and so do parameters a
+    module gains over ``init`` (a part added for this run, such as the VAE's flow
+    prior). Weights ``init`` holds that the module has no place for are an error.
+    Optimizer state and the step count start anew."""
     modules = _saved_modules(trainer)
     found = [name for name in modules if name in init.state_dicts]
     if not found:
         raise UserError(f"--init {init.path}: it holds none of this run's modules "
                         f"({', '.join(modules)})")
     for name in found:
-        modules[name].load_state_dict(init.state_dicts[name])
+        unexpected = modules[name].load_state_dict(init.state_dicts[name], strict=False).unexpected_keys
+        if unexpected:
+            raise UserError(f"--init {init.path}: its {name} holds weights this run's model has no "
+                            f"place for ({', '.join(unexpected[:5])}); is it the same backend and size?")
 
 
 def train_from_cli(args: Any) -> dict[str, Any]:

@@ -172,3 +172,67 @@ def test_shipped_weights_take_background_and_object_colours_from_the_prompt():
                                                    params={"size": 64, "variation": 0.0}), no_progress)
         recoloured.append(colour in {o.color for o in read_shapes(again[0]).objects})
     assert np.mean(backgrounds) >= 0.9 and np.mean(named) >= 0.5 and np.mean(recoloured) >= 0.75
+
+
+def test_the_flow_prior_is_invertible_with_the_right_jacobian_and_starts_as_the_gaussian():
+    """``LatentFlow``: sample() undoes to_noise(), the log-determinant is that of
+    the true Jacobian (autograd), and an unfitted flow is the Gaussian prior."""
+    from torch.distributions import Normal
+
+    from plugins.vae.flow import LatentFlow
+
+    torch.manual_seed(0)
+    flow = LatentFlow(z_dim=6, cond_dim=3, layers=4, width=16)
+    z, c = torch.randn(5, 6), torch.randn(5, 3)
+    mu, logvar = torch.randn(5, 6), torch.randn(5, 6) * 0.3
+    gaussian = Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(1)
+    assert torch.allclose(flow.log_prob(z, c, mu, logvar), gaussian, atol=1e-5)
+    for coupling in flow.couplings:                      # leave the identity
+        torch.nn.init.normal_(coupling.net[-1].weight, std=0.3)
+    noise, log_det = flow.to_noise(z, c, mu, logvar)
+    assert torch.allclose(flow.sample(noise, c, mu, logvar), z, atol=1e-5)
+    for i in range(2):
+        jacobian = torch.autograd.functional.jacobian(
+            lambda row: flow.to_noise(row[None], c[i:i + 1], mu[i:i + 1], logvar[i:i + 1])[0][0], z[i])
+        assert torch.allclose(torch.linalg.slogdet(jacobian).logabsdet, log_det[i], atol=1e-4)
+    assert not torch.allclose(flow.log_prob(z, c, mu, logvar), gaussian, atol=1e-3)
+
+
+def test_a_flow_prior_is_fitted_to_a_frozen_vae(tmp_path):
+    """``flow_layers``: a second stage from a trained VAE's weights fits only the
+    flow; until it is fitted it draws exactly what the Gaussian prior drew."""
+    from core.errors import UserError
+    from plugins.vae import load_model
+    from plugins.vae.sampling import generate_images
+
+    vae = tmp_path / "vae"
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(vae), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, extra={**TINY, "scramble_colours": True}),
+          VAEGenerator(), echo=False)
+    flow_run = TrainConfig("vae", "procedural:all", steps=3, out=str(tmp_path / "flow"), batch_size=4,
+                           lr=1e-2, resolution=64, sample_every=0, init=str(vae),
+                           extra={"flow_layers": 2, "flow_width": 16})
+    train(flow_run, VAEGenerator(), echo=False)
+    before, after = read_checkpoint(vae).state_dicts["vae"], read_checkpoint(tmp_path / "flow").state_dicts["vae"]
+    assert all(torch.equal(before[k], after[k]) for k in before)          # the VAE stayed frozen
+    assert any(k.startswith("flow.") and "net.4" in k and after[k].abs().sum() > 0 for k in after)
+    logged = json.loads((tmp_path / "flow" / "log.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(logged["flow_nll"])
+
+    fitted = load_model(tmp_path / "flow")
+    assert fitted.cfg.flow_layers == 2
+    request = GenerateRequest("a red circle on a blue background", n=2, seed=3, params={"size": 64})
+    drawn = arrays(VAEGenerator(weights=tmp_path / "flow").generate(request, no_progress))
+    plain = arrays(VAEGenerator(weights=vae).generate(request, no_progress))
+    assert not np.array_equal(drawn[0], plain[0])
+    with torch.no_grad():
+        for coupling in fitted.flow.couplings:
+            coupling.net[-1].weight.zero_()
+            coupling.net[-1].bias.zero_()
+    prompts = [request.prompt] * 2
+    unfitted, gaussian = (arrays(generate_images(m, prompts, 3)) for m in (fitted, load_model(vae)))
+    assert all(np.array_equal(a, b) for a, b in zip(unfitted, gaussian))
+    with pytest.raises(UserError, match="--init"):
+        train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "bare"), batch_size=2,
+                          lr=1e-3, resolution=64, sample_every=0, extra={**TINY, "flow_layers": 2}),
+              VAEGenerator(), echo=False)

@@ -3,6 +3,7 @@
     prompt --MiniLM--> token states --TextConditioner--> c (a few attention-pooled vectors + the pooled one)
     image x --Encoder--> q(z | x [, c])  = N(mu_q, sigma_q)
     c       --Prior----> p(z | c)        = N(mu_p, sigma_p)       (a learned, text-conditional prior)
+                         [--Flow--> reshaped to where pictures' latents lie, when fitted]
     (z, c)  --Decoder--> x_hat           (FiLM-conditioned on c at every scale)
 
 Training minimises  recon(x, x_hat) + beta * KL(q(z|x) || p(z|c)),  beta annealed
@@ -22,10 +23,13 @@ training step affordable on a CPU.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from plugins.vae.flow import LatentFlow
 
 TEXT_DIM = 384
 
@@ -40,6 +44,10 @@ class VAEConfig:
     # The encoder also reads c, so the latent need only hold what the prompt does not
     # say (position, size, detail); False for weights trained before this option.
     encoder_condition: bool = False
+    # A flow that reshapes the Gaussian prior (plugins.vae.flow), fitted after the
+    # VAE with the VAE frozen; 0 = the Gaussian prior alone (earlier weights).
+    flow_layers: int = 0
+    flow_width: int = 192
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -179,6 +187,8 @@ class ConditionalVAE(nn.Module):
         # Captions are dropped for a share of training images so that a picture can
         # be encoded and decoded without any caption (uploads, variations).
         self.null_condition = nn.Parameter(torch.zeros(1, cfg.cond_dim))
+        self.flow = LatentFlow(cfg.z_dim, cfg.cond_dim, cfg.flow_layers, cfg.flow_width) \
+            if cfg.flow_layers else None
 
     def condition(self, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor,
                   drop: torch.Tensor | None = None) -> torch.Tensor:
@@ -195,10 +205,17 @@ class ConditionalVAE(nn.Module):
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                 pooled: torch.Tensor, drop: torch.Tensor | None = None,
                 from_prior: bool = False, encoder_input: torch.Tensor | None = None,
-                ) -> dict[str, torch.Tensor]:
+                fit_flow: bool = False, posterior: tuple | None = None) -> dict[str, Any]:
         """Everything a training step needs, in one call (so DDP sees one forward).
         ``from_prior`` also decodes a sample of p(z | c) (``x_prior``), as generation does;
-        ``encoder_input`` is what the encoder sees instead of ``x`` (the target stays ``x``)."""
+        ``encoder_input`` is what the encoder sees instead of ``x`` (the target stays ``x``);
+        ``fit_flow`` returns only the flow's negative log-likelihood of a posterior
+        sample (``flow_nll``), everything else held fixed, and the frozen statistics
+        it came from (``posterior``): passed back in, they spare the next update of
+        the same batch the encoder."""
+        if fit_flow:
+            return self._flow_nll(x if encoder_input is None else encoder_input,
+                                  tokens, mask, pooled, drop, posterior)
         c = self.condition(tokens, mask, pooled, drop)
         mu_q, logvar_q = self.encoder(x if encoder_input is None else encoder_input, c)
         mu_p, logvar_p = self.prior(c)
@@ -210,13 +227,29 @@ class ConditionalVAE(nn.Module):
             out["x_prior"] = self.decoder(mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp(), c)
         return out
 
+    def _flow_nll(self, seen: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
+                  pooled: torch.Tensor, drop: torch.Tensor | None,
+                  posterior: tuple | None) -> dict[str, Any]:
+        if posterior is None:
+            with torch.no_grad():
+                c = self.condition(tokens, mask, pooled, drop)
+                posterior = (c, *self.encoder(seen, c), *self.prior(c))
+        c, mu_q, logvar_q, mu_p, logvar_p = posterior
+        z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
+        return {"flow_nll": -self.flow.log_prob(z, c, mu_p, logvar_p), "posterior": posterior}
+
+    def latent(self, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The prior's latent for standard-normal ``noise`` (through the flow when there is one)."""
+        mu_p, logvar_p = self.prior(c)
+        if self.flow is not None:
+            return self.flow.sample(noise, c, mu_p, logvar_p)
+        return mu_p + noise * (0.5 * logvar_p).exp()
+
     @torch.no_grad()
     def generate(self, c: torch.Tensor, generator: torch.Generator | None = None,
                  temperature: float = 1.0) -> torch.Tensor:
-        mu_p, logvar_p = self.prior(c)
-        noise = torch.randn(mu_p.shape, generator=generator, device="cpu").to(mu_p.device)
-        z = mu_p + temperature * noise * (0.5 * logvar_p).exp()
-        return self.decoder(z, c)
+        noise = torch.randn((c.shape[0], self.cfg.z_dim), generator=generator, device="cpu")
+        return self.decoder(self.latent(c, temperature * noise.to(c.device)), c)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, c: torch.Tensor, spread: float = 0.0,

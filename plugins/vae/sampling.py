@@ -62,16 +62,13 @@ def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int
     """Walk from (prompt_a, seed_a) to (prompt_b, seed_b): the prompt's
     conditioning and the prior sample move together, spherically for the noise."""
     c = condition(model, [prompt_a, prompt_b])
-    mu, logvar = model.prior(c)
-    noise = torch.stack([torch.randn(mu.shape[1], generator=_generator(s)) for s in (seed_a, seed_b)])
-    noise = noise.to(mu.device)
-    t = torch.linspace(0, 1, frames, device=mu.device)[:, None]
+    noise = torch.stack([torch.randn(model.cfg.z_dim, generator=_generator(s)) for s in (seed_a, seed_b)])
+    noise = noise.to(c.device)
+    t = torch.linspace(0, 1, frames, device=c.device)[:, None]
     cs = (1 - t) * c[0] + t * c[1]
-    mus, logvars = (1 - t) * mu[0] + t * mu[1], (1 - t) * logvar[0] + t * logvar[1]
     omega = torch.arccos((noise[0] @ noise[1] / (noise[0].norm() * noise[1].norm())).clamp(-1, 1))
     if float(omega) < 1e-4:
         eps = noise[0].expand(frames, -1)
     else:
         eps = (torch.sin((1 - t) * omega) * noise[0] + torch.sin(t * omega) * noise[1]) / torch.sin(omega)
-    z = mus + eps * (0.5 * logvars).exp()
-    return to_images(model.decoder(z, cs))
+    return to_images(model.decoder(model.latent(cs, eps), cs))

@@ -29,6 +29,15 @@ layout but not which colour is which. The latent then cannot carry the colours,
 so the decoder must take them from c, which is all it has at generation time.
 Uncaptioned pictures (the "no caption" share, what an upload gets) are shown as
 they are, so reconstruction of uploads still sees colour.
+
+``flow_layers`` > 0 is a second stage, started with ``--init`` from a trained
+VAE: the VAE is frozen and only a flow prior (:mod:`plugins.vae.flow`) is fitted,
+by maximum likelihood, to posterior samples of the pictures the encoder sees
+(colours scrambled as in the first stage when ``scramble_colours`` is on, so the
+latents are the ones the decoder was trained on). Each batch is used for
+``flow_repeats`` updates, each with fresh posterior samples ("data echoing",
+Choi et al. 2019): the flow is cheap next to rendering and encoding a batch,
+and it needs many more updates than the stream gives it batches.
 """
 from __future__ import annotations
 
@@ -44,7 +53,7 @@ from plugins.vae.model import ConditionalVAE, VAEConfig
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
             "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0,
-            "scramble_colours": False}
+            "scramble_colours": False, "flow_repeats": 8}
 
 
 class VAETrainer:
@@ -52,7 +61,9 @@ class VAETrainer:
         saved = model_config or {}
         extra = dict(getattr(train_config, "extra", {}) or {})
         if "vae" in saved:
-            cfg = VAEConfig.from_dict(saved["vae"])
+            # A flow can be added to trained weights; nothing else about their shape can change.
+            flow = {k: extra[k] for k in ("flow_layers", "flow_width") if k in extra}
+            cfg = VAEConfig.from_dict({**saved["vae"], **flow})
         else:
             cfg = VAEConfig.from_dict({"resolution": train_config.resolution, **extra})
         if cfg.resolution % 16:
@@ -64,9 +75,18 @@ class VAETrainer:
         self.config = {"vae": cfg.to_dict(), **self.hyper}
         self.model = ConditionalVAE(cfg)
         self.modules: dict[str, torch.nn.Module] = {"vae": self.model}
-        if self.hyper["attribute_weight"] > 0:
+        self.fits_flow = cfg.flow_layers > 0
+        if self.fits_flow:
+            if not saved:
+                from core.errors import UserError
+
+                raise UserError("flow_layers fits a flow prior to a trained VAE: start from its "
+                                "weights with --init FOLDER (or --resume a flow run)")
+            for name, parameter in self.model.named_parameters():
+                parameter.requires_grad_(name.startswith("flow."))
+        elif self.hyper["attribute_weight"] > 0:
             self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
-        self.optimizers = {"adam": torch.optim.AdamW(parameters_of(self.modules), lr=train_config.lr,
+        self.optimizers = {"adam": torch.optim.AdamW(trainable(self.modules), lr=train_config.lr,
                                                       betas=(0.9, 0.99),
                                                       weight_decay=self.hyper["weight_decay"])}
         self.base_lr = float(train_config.lr)     # from the command line, also on --resume
@@ -93,8 +113,10 @@ class VAETrainer:
         if x.shape[-1] != self.model.cfg.resolution:
             x = torch.nn.functional.interpolate(x, size=self.model.cfg.resolution, mode="area")
         drop = torch.rand(x.shape[0], device=x.device) < self.hyper["caption_dropout"]
-        prior_weight = self.prior_weight(step)
         seen = rotate_colours(x, ~drop) if self.hyper["scramble_colours"] else None
+        if self.fits_flow:
+            return self._flow_step(model, x, seen, text, drop, step)
+        prior_weight = self.prior_weight(step)
         out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0,
                     encoder_input=seen)
         squared = (out["x_hat"] - x).pow(2).flatten(1)
@@ -115,17 +137,32 @@ class VAETrainer:
             read = attribute_loss(logits, targets([batch["attributes"][i] for i in keep], from_claim=True))
             loss = loss + float(self.hyper["attribute_weight"]) * read
             logged["attributes"] = float(read.detach())
+        self._update(loss, step)
+        mse = float(squared.detach().mean())
+        return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
+                "kl": float(out["kl"].detach().mean()), "beta": beta, **logged}
+
+    def _flow_step(self, model: torch.nn.Module, x: torch.Tensor, seen: torch.Tensor | None,
+                   text: Any, drop: torch.Tensor, step: int) -> dict[str, float]:
+        losses, posterior = [], None
+        for _ in range(max(1, int(self.hyper["flow_repeats"]))):
+            out = model(x, text.tokens, text.mask, text.pooled, drop, encoder_input=seen,
+                        fit_flow=True, posterior=posterior)
+            nll, posterior = out["flow_nll"].mean(), out["posterior"]
+            self._update(nll, step)
+            losses.append(float(nll.detach()))
+        mean = sum(losses) / len(losses)
+        return {"loss": mean, "flow_nll": mean}
+
+    def _update(self, loss: torch.Tensor, step: int) -> None:
         self.accelerator.backward(loss)
         optimizer = self.optimizers["adam"]
         for group in optimizer.param_groups:
             group["lr"] = self.base_lr * min(1.0, (step + 1) / self.hyper["lr_warmup"])
         if self.accelerator.sync_gradients:
-            self.accelerator.clip_grad_norm_(parameters_of(self.modules), 1.0)
+            self.accelerator.clip_grad_norm_(trainable(self.modules), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        mse = float(squared.detach().mean())
-        return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
-                "kl": float(out["kl"].detach().mean()), "beta": beta, **logged}
 
     def sample(self, prompts: list[str], seed: int) -> list[Image.Image]:
         from plugins.vae.sampling import generate_images
@@ -144,5 +181,5 @@ def rotate_colours(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return torch.where(rows[:, None, None, None], rotated, x)
 
 
-def parameters_of(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
-    return [p for module in modules.values() for p in module.parameters()]
+def trainable(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
+    return [p for module in modules.values() for p in module.parameters() if p.requires_grad]
