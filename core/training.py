@@ -235,8 +235,10 @@ def _load_init(trainer: Any, init: Any) -> None:
     is cast to each parameter's dtype); the rest, such as training-only heads an
     export leaves out, keep their fresh initialisation, and so do parameters a
     module gains over ``init`` (a part added for this run, such as the VAE's flow
-    prior). Weights ``init`` holds that the module has no place for are an error.
-    Optimizer state and the step count start anew."""
+    prior). Weights ``init`` holds that the module has no place for are an error,
+    unless their names start with one of the trainer's ``discard_on_init``
+    prefixes (a part this run leaves out on purpose). Optimizer state and the step
+    count start anew."""
     modules = _saved_modules(trainer)
     found = [name for name in modules if name in init.state_dicts]
     if not found:
@@ -244,6 +246,7 @@ def _load_init(trainer: Any, init: Any) -> None:
                         f"({', '.join(modules)})")
     for name in found:
         unexpected = modules[name].load_state_dict(init.state_dicts[name], strict=False).unexpected_keys
+        unexpected = [k for k in unexpected if not k.startswith(tuple(getattr(trainer, "discard_on_init", ())))]
         if unexpected:
             raise UserError(f"--init {init.path}: its {name} holds weights this run's model has no "
                             f"place for ({', '.join(unexpected[:5])}); is it the same backend and size?")

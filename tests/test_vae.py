@@ -232,6 +232,13 @@ def test_a_flow_prior_is_fitted_to_a_frozen_vae(tmp_path):
     prompts = [request.prompt] * 2
     unfitted, gaussian = (arrays(generate_images(m, prompts, 3)) for m in (fitted, load_model(vae)))
     assert all(np.array_equal(a, b) for a, b in zip(unfitted, gaussian))
+    # training the VAE itself again from there drops the flow
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "again"), batch_size=2,
+                      lr=1e-3, resolution=64, sample_every=0, init=str(tmp_path / "flow"),
+                      extra={"flow_layers": 0}), VAEGenerator(), echo=False)
+    again = read_checkpoint(tmp_path / "again").state_dicts["vae"]
+    assert not any(k.startswith("flow.") for k in again)
+    assert not all(torch.equal(before[k], again[k]) for k in before)
     with pytest.raises(UserError, match="--init"):
         train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "bare"), batch_size=2,
                           lr=1e-3, resolution=64, sample_every=0, extra={**TINY, "flow_layers": 2}),

@@ -31,7 +31,8 @@ Uncaptioned pictures (the "no caption" share, what an upload gets) are shown as
 they are, so reconstruction of uploads still sees colour.
 
 ``flow_layers`` > 0 is a second stage, started with ``--init`` from a trained
-VAE: the VAE is frozen and only a flow prior (:mod:`plugins.vae.flow`) is fitted,
+VAE (``--init`` from weights that have a flow continues fitting it; add
+``--set flow_layers=0`` to train the VAE itself, without the flow): the VAE is frozen and only a flow prior (:mod:`plugins.vae.flow`) is fitted,
 by maximum likelihood, to posterior samples of the pictures the encoder sees
 (colours scrambled as in the first stage when ``scramble_colours`` is on, so the
 latents are the ones the decoder was trained on). Each batch is used for
@@ -76,6 +77,9 @@ class VAETrainer:
         self.model = ConditionalVAE(cfg)
         self.modules: dict[str, torch.nn.Module] = {"vae": self.model}
         self.fits_flow = cfg.flow_layers > 0
+        # --set flow_layers=0 over weights with a flow trains the VAE itself and drops
+        # the flow, which would no longer fit the changed latents.
+        self.discard_on_init = () if self.fits_flow else ("flow.",)
         if self.fits_flow:
             if not saved:
                 from core.errors import UserError
