@@ -244,9 +244,10 @@ def _load_init(trainer: Any, init: Any) -> None:
     if not found:
         raise UserError(f"--init {init.path}: it holds none of this run's modules "
                         f"({', '.join(modules)})")
+    discarded = tuple(getattr(trainer, "discard_on_init", ()))
     for name in found:
         unexpected = modules[name].load_state_dict(init.state_dicts[name], strict=False).unexpected_keys
-        unexpected = [k for k in unexpected if not k.startswith(tuple(getattr(trainer, "discard_on_init", ())))]
+        unexpected = [k for k in unexpected if not k.startswith(discarded)]
         if unexpected:
             raise UserError(f"--init {init.path}: its {name} holds weights this run's model has no "
                             f"place for ({', '.join(unexpected[:5])}); is it the same backend and size?")

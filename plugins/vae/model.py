@@ -213,11 +213,11 @@ class ConditionalVAE(nn.Module):
         sample (``flow_nll``), everything else held fixed, and the frozen statistics
         it came from (``posterior``): passed back in, they spare the next update of
         the same batch the encoder."""
+        seen = x if encoder_input is None else encoder_input
         if fit_flow:
-            return self._flow_nll(x if encoder_input is None else encoder_input,
-                                  tokens, mask, pooled, drop, posterior)
+            return self._flow_nll(seen, tokens, mask, pooled, drop, posterior)
         c = self.condition(tokens, mask, pooled, drop)
-        mu_q, logvar_q = self.encoder(x if encoder_input is None else encoder_input, c)
+        mu_q, logvar_q = self.encoder(seen, c)
         mu_p, logvar_p = self.prior(c)
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
         x_hat = self.decoder(z, c)

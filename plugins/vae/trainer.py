@@ -32,8 +32,9 @@ they are, so reconstruction of uploads still sees colour.
 
 ``flow_layers`` > 0 is a second stage, started with ``--init`` from a trained
 VAE (``--init`` from weights that have a flow continues fitting it; add
-``--set flow_layers=0`` to train the VAE itself, without the flow): the VAE is frozen and only a flow prior (:mod:`plugins.vae.flow`) is fitted,
-by maximum likelihood, to posterior samples of the pictures the encoder sees
+``--set flow_layers=0`` to train the VAE itself, without the flow): the VAE is
+frozen and only a flow prior (:mod:`plugins.vae.flow`) is fitted, by maximum
+likelihood, to posterior samples of the pictures the encoder sees
 (colours scrambled as in the first stage when ``scramble_colours`` is on, so the
 latents are the ones the decoder was trained on). Each batch is used for
 ``flow_repeats`` updates, each with fresh posterior samples ("data echoing",
