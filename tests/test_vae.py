@@ -245,6 +245,41 @@ def test_a_flow_prior_is_fitted_to_a_frozen_vae(tmp_path):
               VAEGenerator(), echo=False)
 
 
+def test_a_learned_prior_can_be_traded_for_the_fixed_one(tmp_path):
+    """``conditional_prior=false``: p(z | c) is N(0, I) for every prompt, the KL is
+    the one to it, and ``--init`` from weights with a learned prior drops that prior
+    and trains on."""
+    from plugins.vae import load_model
+
+    learned = tmp_path / "learned"
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(learned), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, extra=TINY), VAEGenerator(), echo=False)
+    fixed = tmp_path / "fixed"
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(fixed), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, init=str(learned),
+                      extra={"conditional_prior": False}), VAEGenerator(), echo=False)
+    weights = read_checkpoint(fixed).state_dicts["vae"]
+    assert not any(k.startswith("prior.") for k in weights)
+    before = read_checkpoint(learned).state_dicts["vae"]
+    assert not all(torch.equal(before[k], weights[k]) for k in weights)    # it trained on
+
+    model = load_model(fixed)
+    assert model.prior is None and load_model(learned).prior is not None
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 64, 64)
+    tokens, mask, pooled = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool), torch.randn(2, 384)
+    with torch.no_grad():
+        c = model.condition(tokens, mask, pooled)
+        mu_p, logvar_p = model.prior_stats(c)
+        assert torch.equal(mu_p, torch.zeros_like(mu_p)) and torch.equal(logvar_p, mu_p)
+        noise = torch.randn(2, model.cfg.z_dim)
+        assert torch.equal(model.latent(c, noise), noise)
+        mu_q, logvar_q = model.encoder(x, c)
+        kl = model(x, tokens, mask, pooled)["kl"]
+    standard = 0.5 * (logvar_q.exp() + mu_q ** 2 - 1 - logvar_q).sum(1)
+    assert torch.allclose(kl, standard, atol=1e-4)
+
+
 def test_the_shipped_flow_prior_fits_held_out_latents_better_than_the_gaussian():
     """The shipped flow was fitted: posterior samples of held-out corpus pictures
     (shapes and landscapes, with their captions) are more likely under the flow
@@ -265,7 +300,7 @@ def test_the_shipped_flow_prior_fits_held_out_latents_better_than_the_gaussian()
         c = condition(model, [s.caption for s in samples])
         mu_q, logvar_q = model.encoder(x, c)
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
-        mu_p, logvar_p = model.prior(c)
+        mu_p, logvar_p = model.prior_stats(c)
         gaussian = torch.distributions.Normal(mu_p, (0.5 * logvar_p).exp()).log_prob(z).sum(1)
         gain = model.flow.log_prob(z, c, mu_p, logvar_p) - gaussian
     assert float(gain.mean()) > 10 and float((gain > 0).float().mean()) > 0.8

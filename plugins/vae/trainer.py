@@ -63,9 +63,11 @@ class VAETrainer:
         saved = model_config or {}
         extra = dict(getattr(train_config, "extra", {}) or {})
         if "vae" in saved:
-            # A flow can be added to trained weights; nothing else about their shape can change.
-            flow = {k: extra[k] for k in ("flow_layers", "flow_width") if k in extra}
-            cfg = VAEConfig.from_dict({**saved["vae"], **flow})
+            # Trained weights can gain (or lose) a flow and trade their learned prior for
+            # the fixed one; nothing else about their shape can change.
+            prior = {k: extra[k] for k in ("flow_layers", "flow_width", "conditional_prior")
+                     if k in extra}
+            cfg = VAEConfig.from_dict({**saved["vae"], **prior})
         else:
             cfg = VAEConfig.from_dict({"resolution": train_config.resolution, **extra})
         if cfg.resolution % 16:
@@ -80,7 +82,9 @@ class VAETrainer:
         self.fits_flow = cfg.flow_layers > 0
         # --set flow_layers=0 over weights with a flow trains the VAE itself and drops
         # the flow, which would no longer fit the changed latents.
-        self.discard_on_init = () if self.fits_flow else ("flow.",)
+        # So does --set conditional_prior=false over a learned prior.
+        self.discard_on_init = (() if self.fits_flow else ("flow.",)) + \
+            (() if cfg.conditional_prior else ("prior.",))
         if self.fits_flow:
             if not saved:
                 from core.errors import UserError
