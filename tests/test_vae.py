@@ -93,7 +93,7 @@ def test_shipped_weights_draw_the_prompted_landscapes():
 
 def test_an_encoder_that_reads_the_prompt_trains_saves_and_reconstructs(tmp_path):
     """The VAE's newer training options (``encoder_condition``, a fixed ``sigma2``,
-    ``prior_recon``, ``attribute_weight``): both extra loss terms run, the
+    ``prior_recon``, ``attribute_weight``, ``latent_adversary``): the extra loss terms run, the
     posterior of one picture moves with the prompt it is read with, the options
     survive a save and reload, and uploads still reconstruct."""
     from plugins.vae import load_model
@@ -103,11 +103,11 @@ def test_an_encoder_that_reads_the_prompt_trains_saves_and_reconstructs(tmp_path
     train(TrainConfig("vae", "procedural:all", steps=3, out=str(out), batch_size=2, lr=1e-3,
                       resolution=64, sample_every=0,
                       extra={**TINY, "encoder_condition": True, "sigma2": 0.02,
-                             "prior_recon": 0.5, "attribute_weight": 0.1}),
+                             "prior_recon": 0.5, "attribute_weight": 0.1, "latent_adversary": 0.05}),
           VAEGenerator(), echo=False)
     assert read_checkpoint(out).model_config["sigma2"] == 0.02
     logged = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
-    assert logged["prior_mse"] > 0 and logged["attributes"] > 0     # both extra terms ran
+    assert logged["prior_mse"] > 0 and logged["attributes"] > 0 and logged["adversary"] > 0
     model = load_model(out)
     assert model.cfg.encoder_condition
     x = image_tensor(Image.new("RGB", (64, 64), (200, 40, 40)), 64, torch.device("cpu"))
@@ -278,6 +278,43 @@ def test_a_learned_prior_can_be_traded_for_the_fixed_one(tmp_path):
         kl = model(x, tokens, mask, pooled)["kl"]
     standard = 0.5 * (logvar_q.exp() + mu_q ** 2 - 1 - logvar_q).sum(1)
     assert torch.allclose(kl, standard, atol=1e-4)
+
+
+def _readable(z: torch.Tensor, label: torch.Tensor) -> float:
+    """Training accuracy of a fresh logistic regression reading ``label`` from ``z``."""
+    head = torch.nn.Linear(z.shape[1], 1)
+    optimizer = torch.optim.Adam(head.parameters(), lr=0.05)
+    for _ in range(300):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(z).squeeze(1), label)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return float(((head(z).squeeze(1) > 0).float() == label).float().mean())
+
+
+def test_the_latent_adversary_makes_an_encoder_hide_what_it_is_asked_to():
+    """``reverse_gradient`` (the ``latent_adversary`` term): an encoder asked to pass
+    three coordinates on while a head learns to read a fourth one's sign from its
+    output, through the reversal, ends up passing the three and hiding the sign
+    (measured: readable 92 % before, 54 % after, chance 50 %)."""
+    from plugins.vae.trainer import reverse_gradient
+
+    torch.manual_seed(0)
+    x = torch.randn(512, 4)
+    label = (x[:, 0] > 0).float()
+    encoder, head = torch.nn.Linear(4, 3), torch.nn.Linear(3, 1)
+    assert _readable(encoder(x).detach(), label) > 0.85
+    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=0.01)
+    for _ in range(500):
+        z = encoder(x)
+        passed_on = (z - x[:, 1:]).pow(2).mean()
+        read = torch.nn.functional.binary_cross_entropy_with_logits(
+            head(reverse_gradient(z)).squeeze(1), label)
+        optimizer.zero_grad()
+        (passed_on + read).backward()
+        optimizer.step()
+    assert float(passed_on.detach()) < 0.05
+    assert _readable(encoder(x).detach(), label) < 0.65
 
 
 def test_the_shipped_flow_prior_fits_held_out_latents_better_than_the_gaussian():

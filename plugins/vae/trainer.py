@@ -30,6 +30,16 @@ so the decoder must take them from c, which is all it has at generation time.
 Uncaptioned pictures (the "no caption" share, what an upload gets) are shown as
 they are, so reconstruction of uploads still sees colour.
 
+``latent_adversary`` > 0 weighs a training-only head that tries to read what the
+caption says (:mod:`core.corpus.targets`: the object's kind, the count, colours,
+background ...) from the posterior mean of captioned pictures, through a gradient
+reversal (Ganin & Lempitsky 2015; the "fader networks" of Lample et al. 2017): the
+head learns to read them, the encoder learns to leave them out. What the latent
+may not carry the decoder must take from c, and a prior sample cannot then
+contradict the prompt. Left alone, the latent kept the object's kind (cheap in
+nats, and the decoder had learnt to read it there), so a prior sample drew a
+random kind whatever the prompt named.
+
 ``flow_layers`` > 0 is a second stage, started with ``--init`` from a trained
 VAE (``--init`` from weights that have a flow continues fitting it; add
 ``--set flow_layers=0`` to train the VAE itself, without the flow): the VAE is
@@ -55,7 +65,7 @@ from plugins.vae.model import ConditionalVAE, VAEConfig
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
             "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0,
-            "scramble_colours": False, "flow_repeats": 8}
+            "scramble_colours": False, "flow_repeats": 8, "latent_adversary": 0.0}
 
 
 class VAETrainer:
@@ -93,8 +103,12 @@ class VAETrainer:
                                 "weights with --init FOLDER (or --resume a flow run)")
             for name, parameter in self.model.named_parameters():
                 parameter.requires_grad_(name.startswith("flow."))
-        elif self.hyper["attribute_weight"] > 0:
-            self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
+        else:
+            if self.hyper["attribute_weight"] > 0:
+                self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
+            if self.hyper["latent_adversary"] > 0:
+                self.modules["adversary"] = torch.nn.Sequential(
+                    torch.nn.Linear(cfg.z_dim, 256), torch.nn.SiLU(), torch.nn.Linear(256, ATTRIBUTE_DIM))
         self.optimizers = {"adam": torch.optim.AdamW(trainable(self.modules), lr=train_config.lr,
                                                       betas=(0.9, 0.99),
                                                       weight_decay=self.hyper["weight_decay"])}
@@ -146,6 +160,11 @@ class VAETrainer:
             read = attribute_loss(logits, targets([batch["attributes"][i] for i in keep], from_claim=True))
             loss = loss + float(self.hyper["attribute_weight"]) * read
             logged["attributes"] = float(read.detach())
+        if "adversary" in self.modules and batch.get("attributes") is not None and keep:
+            logits = self.modules["adversary"](reverse_gradient(out["mu"][keep]))
+            read = attribute_loss(logits, targets([batch["attributes"][i] for i in keep], from_claim=True))
+            loss = loss + float(self.hyper["latent_adversary"]) * read
+            logged["adversary"] = float(read.detach())
         self._update(loss, step)
         mse = float(squared.detach().mean())
         return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
@@ -188,6 +207,22 @@ def rotate_colours(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     q = q * torch.diagonal(r, dim1=1, dim2=2).sign()[:, None, :]
     rotated = torch.einsum("bij,bjhw->bihw", q, x - 0.5) + 0.5
     return torch.where(rows[:, None, None, None], rotated, x)
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return -grad
+
+
+def reverse_gradient(x: torch.Tensor) -> torch.Tensor:
+    """``x`` going forward; the negated gradient going back, so a head trained to
+    read something from ``x`` trains whatever made ``x`` to hide it."""
+    return _ReverseGradient.apply(x)
 
 
 def trainable(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
