@@ -217,7 +217,7 @@ def test_a_flow_prior_is_fitted_to_a_frozen_vae(tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)          # the VAE stayed frozen
     assert any(k.startswith("flow.") and "net.4" in k and after[k].abs().sum() > 0 for k in after)
     logged = json.loads((tmp_path / "flow" / "log.jsonl").read_text().splitlines()[-1])
-    assert np.isfinite(logged["flow_nll"])
+    assert np.isfinite(logged["prior_loss"])
 
     fitted = load_model(tmp_path / "flow")
     assert fitted.cfg.flow_layers == 2
@@ -243,6 +243,74 @@ def test_a_flow_prior_is_fitted_to_a_frozen_vae(tmp_path):
         train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "bare"), batch_size=2,
                           lr=1e-3, resolution=64, sample_every=0, extra={**TINY, "flow_layers": 2}),
               VAEGenerator(), echo=False)
+
+
+def test_the_diffusion_prior_learns_a_conditional_two_mode_distribution():
+    """``LatentDiffusion`` fitted to a toy latent (first coordinate +-2 by the
+    condition's sign, the second free, spread 0.36) draws each condition's own mode
+    with the right spread, and guidance keeps it there. Measured: 99-100 % in the
+    named mode, spread 0.36-0.37."""
+    from plugins.vae.diffusion import LatentDiffusion
+
+    torch.manual_seed(0)
+    diffusion = LatentDiffusion(z_dim=2, cond_dim=1, width=64, depth=2)
+    optimizer = torch.optim.Adam(diffusion.parameters(), lr=3e-3)
+    for _ in range(1500):
+        c = torch.randint(0, 2, (256, 1)).float() * 2 - 1
+        u = torch.cat([c * 2, torch.randn(256, 1) * 0.3], 1) + torch.randn(256, 2) * 0.2
+        loss = diffusion.loss(u, c, drop=0.2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for sign in (1.0, -1.0):
+            for guidance in (1.0, 3.0):
+                drawn = diffusion.sample(noise, torch.full((500, 1), sign), steps=25, guidance=guidance)
+                assert float((drawn[:, 0] * sign > 1).float().mean()) > 0.95
+            plain = diffusion.sample(noise, torch.full((500, 1), sign), steps=25)
+            assert 0.27 < float(plain[:, 1].std()) < 0.45
+    assert torch.equal(diffusion.sample(noise[:3], torch.ones(3, 1), 25),
+                       diffusion.sample(noise[:3], torch.ones(3, 1), 25))
+
+
+def test_a_diffusion_prior_is_fitted_to_a_frozen_vae_in_place_of_its_flow(tmp_path):
+    """``diffusion_width``: from a VAE with a flow, ``--set flow_layers=0`` fits a
+    diffusion prior instead (the flow's weights dropped, the VAE frozen); asking
+    for both is refused with a message; the same seed draws the same pictures."""
+    from core.errors import UserError
+    from plugins.vae import load_model
+
+    vae = tmp_path / "vae"
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(vae), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, extra={**TINY, "flow_layers": 0}),
+          VAEGenerator(), echo=False)
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "with_flow"), batch_size=2,
+                      lr=1e-3, resolution=64, sample_every=0, init=str(vae),
+                      extra={"flow_layers": 2, "flow_width": 8}), VAEGenerator(), echo=False)
+    with pytest.raises(UserError, match="flow_layers=0"):
+        train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "both"), batch_size=2,
+                          lr=1e-3, resolution=64, sample_every=0, init=str(tmp_path / "with_flow"),
+                          extra={"diffusion_width": 16}), VAEGenerator(), echo=False)
+    fitted = tmp_path / "diffusion"
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(fitted), batch_size=4, lr=1e-2,
+                      resolution=64, sample_every=0, init=str(tmp_path / "with_flow"),
+                      extra={"flow_layers": 0, "diffusion_width": 16, "diffusion_steps": 4,
+                             "prior_repeats": 2}), VAEGenerator(), echo=False)
+    before, after = read_checkpoint(vae).state_dicts["vae"], read_checkpoint(fitted).state_dicts["vae"]
+    assert all(torch.equal(before[k], after[k]) for k in before)          # the VAE stayed frozen
+    assert not any(k.startswith("flow.") for k in after)
+    assert any(k.startswith("diffusion.") for k in after)
+    logged = json.loads((fitted / "log.jsonl").read_text().splitlines()[-1])
+    assert np.isfinite(logged["prior_loss"])
+    assert load_model(fitted).diffusion is not None
+    generator = VAEGenerator(weights=fitted)
+    request = GenerateRequest("a red circle on a blue background", n=2, seed=3,
+                              params={"size": 64, "guidance": 2.0})
+    first, again = (arrays(generator.generate(request, no_progress)) for _ in range(2))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    plain = arrays(VAEGenerator(weights=vae).generate(request, no_progress))
+    assert not np.array_equal(first[0], plain[0])
 
 
 def test_a_learned_prior_can_be_traded_for_the_fixed_one(tmp_path):

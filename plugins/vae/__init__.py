@@ -17,6 +17,7 @@ from core.trained import TrainedGenerator, enlarge
 __version__ = "0.1.0"
 NAME = "vae"
 OUTPUT_SIZES = (64, 128, 256)
+GUIDANCE = 1.0          # the diffusion prior's default guidance (measured in the model card)
 
 
 class VAEGenerator(TrainedGenerator):
@@ -26,6 +27,9 @@ class VAEGenerator(TrainedGenerator):
     params = (
         Param("temperature", "float", 1.0, min=0.0, max=1.5, step=0.05,
               help="How far samples stray from the prompt's most typical picture"),
+        Param("guidance", "float", GUIDANCE, min=0.0, max=8.0, step=0.25,
+              help="How strongly the latent prior follows the prompt rather than any prompt "
+                   "(classifier-free guidance of the diffusion prior; 1 = none)"),
         Param("variation", "float", 0.6, min=0.0, max=2.0, step=0.05,
               help="With a starting image: 0 reconstructs it (in the prompt's colours when "
                    "there is a prompt), higher values vary it more"),
@@ -47,7 +51,7 @@ class VAEGenerator(TrainedGenerator):
                                          request.seed, float(params["variation"]))
         else:
             images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
-                                              float(params["temperature"]))
+                                              float(params["temperature"]), float(params["guidance"]))
         progress(1.0, "done")
         return enlarge(images, int(params["size"]))
 
@@ -56,7 +60,7 @@ class VAEGenerator(TrainedGenerator):
         """Frames of a walk in latent space between two prompts and/or two seeds."""
         from plugins.vae import sampling
 
-        return sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames)
+        return sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames, GUIDANCE)
 
     def make_trainer(self, config: Any, model_config: dict | None) -> Any:
         from plugins.vae.trainer import VAETrainer

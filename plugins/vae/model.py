@@ -3,7 +3,7 @@
     prompt --MiniLM--> token states --TextConditioner--> c (a few attention-pooled vectors + the pooled one)
     image x --Encoder--> q(z | x [, c])  = N(mu_q, sigma_q)
     c       --Prior----> p(z | c)        = N(mu_p, sigma_p)       (a learned, text-conditional prior)
-                         [--Flow--> reshaped to where pictures' latents lie, when fitted]
+                         [--Flow or Diffusion--> reshaped to where pictures' latents lie, when fitted]
     (z, c)  --Decoder--> x_hat           (FiLM-conditioned on c at every scale)
 
 Training minimises  recon(x, x_hat) + beta * KL(q(z|x) || p(z|c)),  beta annealed
@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from plugins.vae.diffusion import LatentDiffusion
 from plugins.vae.flow import LatentFlow
 
 TEXT_DIM = 384
@@ -48,6 +49,11 @@ class VAEConfig:
     # VAE with the VAE frozen; 0 = the Gaussian prior alone (earlier weights).
     flow_layers: int = 0
     flow_width: int = 192
+    # Or a diffusion model over the latents (plugins.vae.diffusion), fitted the same
+    # way; 0 = none. A VAE has at most one of the two.
+    diffusion_width: int = 0
+    diffusion_depth: int = 3
+    diffusion_steps: int = 25       # DDIM steps per sample
     # False: p(z | c) = N(0, I) whatever the prompt. A prior that moves with c lets
     # the latent carry what the prompt already says (the object's kind, the count)
     # at no KL cost, and a prior sample then picks it at random; a fixed prior
@@ -195,6 +201,8 @@ class ConditionalVAE(nn.Module):
         self.null_condition = nn.Parameter(torch.zeros(1, cfg.cond_dim))
         self.flow = LatentFlow(cfg.z_dim, cfg.cond_dim, cfg.flow_layers, cfg.flow_width) \
             if cfg.flow_layers else None
+        self.diffusion = LatentDiffusion(cfg.z_dim, cfg.cond_dim, cfg.diffusion_width, cfg.diffusion_depth) \
+            if cfg.diffusion_width else None
 
     def condition(self, tokens: torch.Tensor, mask: torch.Tensor, pooled: torch.Tensor,
                   drop: torch.Tensor | None = None) -> torch.Tensor:
@@ -211,17 +219,20 @@ class ConditionalVAE(nn.Module):
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                 pooled: torch.Tensor, drop: torch.Tensor | None = None,
                 from_prior: bool = False, encoder_input: torch.Tensor | None = None,
-                fit_flow: bool = False, posterior: tuple | None = None) -> dict[str, Any]:
+                fit_prior: bool = False, posterior: tuple | None = None,
+                prior_dropout: float = 0.1) -> dict[str, Any]:
         """Everything a training step needs, in one call (so DDP sees one forward).
         ``from_prior`` also decodes a sample of p(z | c) (``x_prior``), as generation does;
         ``encoder_input`` is what the encoder sees instead of ``x`` (the target stays ``x``);
-        ``fit_flow`` returns only the flow's negative log-likelihood of a posterior
-        sample (``flow_nll``), everything else held fixed, and the frozen statistics
-        it came from (``posterior``): passed back in, they spare the next update of
-        the same batch the encoder."""
+        ``fit_prior`` returns only the loss of the learned prior (the flow's negative
+        log-likelihood of a posterior sample, or the diffusion model's denoising
+        error, ``prior_dropout`` of rows fitted without the prompt) as
+        ``prior_loss``, everything else held fixed, and the frozen statistics it came
+        from (``posterior``): passed back in, they spare the next update of the same
+        batch the encoder."""
         seen = x if encoder_input is None else encoder_input
-        if fit_flow:
-            return self._flow_nll(seen, tokens, mask, pooled, drop, posterior)
+        if fit_prior:
+            return self._prior_loss(seen, tokens, mask, pooled, drop, posterior, prior_dropout)
         c = self.condition(tokens, mask, pooled, drop)
         mu_q, logvar_q = self.encoder(seen, c)
         mu_p, logvar_p = self.prior_stats(c)
@@ -233,16 +244,21 @@ class ConditionalVAE(nn.Module):
             out["x_prior"] = self.decoder(mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp(), c)
         return out
 
-    def _flow_nll(self, seen: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                  pooled: torch.Tensor, drop: torch.Tensor | None,
-                  posterior: tuple | None) -> dict[str, Any]:
+    def _prior_loss(self, seen: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
+                    pooled: torch.Tensor, drop: torch.Tensor | None,
+                    posterior: tuple | None, prior_dropout: float) -> dict[str, Any]:
         if posterior is None:
             with torch.no_grad():
                 c = self.condition(tokens, mask, pooled, drop)
                 posterior = (c, *self.encoder(seen, c), *self.prior_stats(c))
         c, mu_q, logvar_q, mu_p, logvar_p = posterior
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
-        return {"flow_nll": -self.flow.log_prob(z, c, mu_p, logvar_p), "posterior": posterior}
+        if self.diffusion is not None:
+            whitened = (z - mu_p) * (-0.5 * logvar_p).exp()
+            loss = self.diffusion.loss(whitened, c, prior_dropout)
+        else:
+            loss = -self.flow.log_prob(z, c, mu_p, logvar_p)
+        return {"prior_loss": loss, "posterior": posterior}
 
     def prior_stats(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of the Gaussian prior p(z | c), before any flow."""
@@ -251,18 +267,22 @@ class ConditionalVAE(nn.Module):
             return zeros, zeros
         return self.prior(c)
 
-    def latent(self, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """The prior's latent for standard-normal ``noise`` (through the flow when there is one)."""
+    def latent(self, c: torch.Tensor, noise: torch.Tensor, guidance: float = 1.0) -> torch.Tensor:
+        """The prior's latent for standard-normal ``noise`` (through the flow or the
+        diffusion model when there is one; ``guidance`` applies to the latter)."""
         mu_p, logvar_p = self.prior_stats(c)
+        if self.diffusion is not None:
+            u = self.diffusion.sample(noise, c, self.cfg.diffusion_steps, guidance)
+            return mu_p + u * (0.5 * logvar_p).exp()
         if self.flow is not None:
             return self.flow.sample(noise, c, mu_p, logvar_p)
         return mu_p + noise * (0.5 * logvar_p).exp()
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, generator: torch.Generator | None = None,
-                 temperature: float = 1.0) -> torch.Tensor:
+                 temperature: float = 1.0, guidance: float = 1.0) -> torch.Tensor:
         noise = torch.randn((c.shape[0], self.cfg.z_dim), generator=generator, device="cpu")
-        return self.decoder(self.latent(c, temperature * noise.to(c.device)), c)
+        return self.decoder(self.latent(c, temperature * noise.to(c.device), guidance), c)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, c: torch.Tensor, spread: float = 0.0,

@@ -32,10 +32,12 @@ def _generator(seed: int) -> torch.Generator:
 
 @torch.no_grad()
 def generate_images(model: ConditionalVAE, prompts: Sequence[str], seed: int = 0,
-                    temperature: float = 1.0) -> list[Image.Image]:
-    """One image per prompt; the same (prompts, seed) give the same pixels."""
+                    temperature: float = 1.0, guidance: float = 1.0) -> list[Image.Image]:
+    """One image per prompt; the same (prompts, seed) give the same pixels.
+    ``guidance`` is the diffusion prior's classifier-free guidance (no effect on
+    the other priors)."""
     c = condition(model, prompts)
-    return to_images(model.generate(c, _generator(seed), temperature))
+    return to_images(model.generate(c, _generator(seed), temperature, guidance))
 
 
 def image_tensor(image: Image.Image, resolution: int, device: torch.device) -> torch.Tensor:
@@ -58,7 +60,7 @@ def variations(model: ConditionalVAE, image: Image.Image, prompt: str, n: int, s
 
 @torch.no_grad()
 def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int, seed_b: int,
-                frames: int = 16) -> list[Image.Image]:
+                frames: int = 16, guidance: float = 1.0) -> list[Image.Image]:
     """Walk from (prompt_a, seed_a) to (prompt_b, seed_b): the prompt's
     conditioning and the prior sample move together, spherically for the noise."""
     c = condition(model, [prompt_a, prompt_b])
@@ -71,4 +73,4 @@ def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int
         eps = noise[0].expand(frames, -1)
     else:
         eps = (torch.sin((1 - t) * omega) * noise[0] + torch.sin(t * omega) * noise[1]) / torch.sin(omega)
-    return to_images(model.decoder(model.latent(cs, eps), cs))
+    return to_images(model.decoder(model.latent(cs, eps, guidance), cs))

@@ -40,16 +40,18 @@ contradict the prompt. Left alone, the latent kept the object's kind (cheap in
 nats, and the decoder had learnt to read it there), so a prior sample drew a
 random kind whatever the prompt named.
 
-``flow_layers`` > 0 is a second stage, started with ``--init`` from a trained
-VAE (``--init`` from weights that have a flow continues fitting it; add
-``--set flow_layers=0`` to train the VAE itself, without the flow): the VAE is
-frozen and only a flow prior (:mod:`plugins.vae.flow`) is fitted, by maximum
-likelihood, to posterior samples of the pictures the encoder sees
-(colours scrambled as in the first stage when ``scramble_colours`` is on, so the
-latents are the ones the decoder was trained on). Each batch is used for
-``flow_repeats`` updates, each with fresh posterior samples ("data echoing",
-Choi et al. 2019): the flow is cheap next to rendering and encoding a batch,
-and it needs many more updates than the stream gives it batches.
+``flow_layers`` > 0 or ``diffusion_width`` > 0 is a second stage, started with
+``--init`` from a trained VAE (``--init`` from weights that have such a prior
+continues fitting it; add ``--set flow_layers=0`` or ``--set diffusion_width=0``
+to train the VAE itself, without it): the VAE is frozen and only the learned
+prior is fitted, a flow (:mod:`plugins.vae.flow`) by maximum likelihood or a
+diffusion model (:mod:`plugins.vae.diffusion`) by denoising, to posterior samples
+of the pictures the encoder sees (colours scrambled as in the first stage when
+``scramble_colours`` is on, so the latents are the ones the decoder was trained
+on). Each batch is used for ``prior_repeats`` updates, each with fresh posterior
+samples ("data echoing", Choi et al. 2019): the prior is cheap next to rendering
+and encoding a batch, and it needs many more updates than the stream gives it
+batches.
 """
 from __future__ import annotations
 
@@ -65,7 +67,8 @@ from plugins.vae.model import ConditionalVAE, VAEConfig
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
             "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0,
-            "scramble_colours": False, "flow_repeats": 8, "latent_adversary": 0.0}
+            "scramble_colours": False, "prior_repeats": 8, "prior_dropout": 0.1,
+            "latent_adversary": 0.0}
 
 
 class VAETrainer:
@@ -75,7 +78,8 @@ class VAETrainer:
         if "vae" in saved:
             # Trained weights can gain (or lose) a flow and trade their learned prior for
             # the fixed one; nothing else about their shape can change.
-            prior = {k: extra[k] for k in ("flow_layers", "flow_width", "conditional_prior")
+            prior = {k: extra[k] for k in ("flow_layers", "flow_width", "diffusion_width",
+                                           "diffusion_depth", "diffusion_steps", "conditional_prior")
                      if k in extra}
             cfg = VAEConfig.from_dict({**saved["vae"], **prior})
         else:
@@ -89,20 +93,26 @@ class VAETrainer:
         self.config = {"vae": cfg.to_dict(), **self.hyper}
         self.model = ConditionalVAE(cfg)
         self.modules: dict[str, torch.nn.Module] = {"vae": self.model}
-        self.fits_flow = cfg.flow_layers > 0
-        # --set flow_layers=0 over weights with a flow trains the VAE itself and drops
-        # the flow, which would no longer fit the changed latents.
-        # So does --set conditional_prior=false over a learned prior.
-        self.discard_on_init = (() if self.fits_flow else ("flow.",)) + \
-            (() if cfg.conditional_prior else ("prior.",))
-        if self.fits_flow:
-            if not saved:
-                from core.errors import UserError
+        fitted = [name for name, size in (("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width))
+                  if size > 0]
+        self.fits_prior = bool(fitted)
+        # Weights for a part this model leaves out are dropped on --init: a flow or a
+        # diffusion prior (which would no longer fit latents the VAE changes, or which
+        # the other replaces), a learned Gaussian prior traded for the fixed one.
+        self.discard_on_init = tuple(f"{name}." for name, kept in (
+            ("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width),
+            ("prior", cfg.conditional_prior)) if not kept)
+        if self.fits_prior:
+            from core.errors import UserError
 
-                raise UserError("flow_layers fits a flow prior to a trained VAE: start from its "
-                                "weights with --init FOLDER (or --resume a flow run)")
+            if len(fitted) > 1:
+                raise UserError("a VAE has one learned prior: add --set flow_layers=0 to fit a "
+                                "diffusion prior in place of its flow (or diffusion_width=0)")
+            if not saved:
+                raise UserError(f"{fitted[0]} fits a learned prior to a trained VAE: start from "
+                                "its weights with --init FOLDER (or --resume such a run)")
             for name, parameter in self.model.named_parameters():
-                parameter.requires_grad_(name.startswith("flow."))
+                parameter.requires_grad_(name.startswith(f"{fitted[0]}."))
         else:
             if self.hyper["attribute_weight"] > 0:
                 self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
@@ -137,8 +147,8 @@ class VAETrainer:
             x = torch.nn.functional.interpolate(x, size=self.model.cfg.resolution, mode="area")
         drop = torch.rand(x.shape[0], device=x.device) < self.hyper["caption_dropout"]
         seen = rotate_colours(x, ~drop) if self.hyper["scramble_colours"] else None
-        if self.fits_flow:
-            return self._flow_step(model, x, seen, text, drop, step)
+        if self.fits_prior:
+            return self._prior_step(model, x, seen, text, drop, step)
         prior_weight = self.prior_weight(step)
         out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0,
                     encoder_input=seen)
@@ -170,17 +180,18 @@ class VAETrainer:
         return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
                 "kl": float(out["kl"].detach().mean()), "beta": beta, **logged}
 
-    def _flow_step(self, model: torch.nn.Module, x: torch.Tensor, seen: torch.Tensor | None,
+    def _prior_step(self, model: torch.nn.Module, x: torch.Tensor, seen: torch.Tensor | None,
                    text: Any, drop: torch.Tensor, step: int) -> dict[str, float]:
         losses, posterior = [], None
-        for _ in range(max(1, int(self.hyper["flow_repeats"]))):
+        for _ in range(max(1, int(self.hyper["prior_repeats"]))):
             out = model(x, text.tokens, text.mask, text.pooled, drop, encoder_input=seen,
-                        fit_flow=True, posterior=posterior)
-            nll, posterior = out["flow_nll"].mean(), out["posterior"]
-            self._update(nll, step)
-            losses.append(float(nll.detach()))
+                        fit_prior=True, posterior=posterior,
+                        prior_dropout=float(self.hyper["prior_dropout"]))
+            loss, posterior = out["prior_loss"].mean(), out["posterior"]
+            self._update(loss, step)
+            losses.append(float(loss.detach()))
         mean = sum(losses) / len(losses)
-        return {"loss": mean, "flow_nll": mean}
+        return {"loss": mean, "prior_loss": mean}
 
     def _update(self, loss: torch.Tensor, step: int) -> None:
         self.accelerator.backward(loss)
