@@ -54,12 +54,6 @@ class VAEConfig:
     diffusion_width: int = 0
     diffusion_depth: int = 3
     diffusion_steps: int = 25       # DDIM steps per sample
-    # False: p(z | c) = N(0, I) whatever the prompt. A prior that moves with c lets
-    # the latent carry what the prompt already says (the object's kind, the count)
-    # at no KL cost, and a prior sample then picks it at random; a fixed prior
-    # charges for every nat the latent shares with c, so the decoder must read
-    # those from c and the latent keeps only what the prompt leaves open.
-    conditional_prior: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,7 +188,7 @@ class ConditionalVAE(nn.Module):
         self.cfg = cfg
         self.text = TextConditioner(cfg)
         self.encoder = Encoder(cfg)
-        self.prior = Prior(cfg) if cfg.conditional_prior else None
+        self.prior = Prior(cfg)
         self.decoder = Decoder(cfg)
         # Captions are dropped for a share of training images so that a picture can
         # be encoded and decoded without any caption (uploads, variations).
@@ -235,7 +229,7 @@ class ConditionalVAE(nn.Module):
             return self._prior_loss(seen, tokens, mask, pooled, drop, posterior, prior_dropout)
         c = self.condition(tokens, mask, pooled, drop)
         mu_q, logvar_q = self.encoder(seen, c)
-        mu_p, logvar_p = self.prior_stats(c)
+        mu_p, logvar_p = self.prior(c)
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
         x_hat = self.decoder(z, c)
         kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1)
@@ -250,7 +244,7 @@ class ConditionalVAE(nn.Module):
         if posterior is None:
             with torch.no_grad():
                 c = self.condition(tokens, mask, pooled, drop)
-                posterior = (c, *self.encoder(seen, c), *self.prior_stats(c))
+                posterior = (c, *self.encoder(seen, c), *self.prior(c))
         c, mu_q, logvar_q, mu_p, logvar_p = posterior
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
         if self.diffusion is not None:
@@ -260,17 +254,10 @@ class ConditionalVAE(nn.Module):
             loss = -self.flow.log_prob(z, c, mu_p, logvar_p)
         return {"prior_loss": loss, "posterior": posterior}
 
-    def prior_stats(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar) of the Gaussian prior p(z | c), before any flow."""
-        if self.prior is None:
-            zeros = c.new_zeros(c.shape[0], self.cfg.z_dim)
-            return zeros, zeros
-        return self.prior(c)
-
     def latent(self, c: torch.Tensor, noise: torch.Tensor, guidance: float = 1.0) -> torch.Tensor:
         """The prior's latent for standard-normal ``noise`` (through the flow or the
         diffusion model when there is one; ``guidance`` applies to the latter)."""
-        mu_p, logvar_p = self.prior_stats(c)
+        mu_p, logvar_p = self.prior(c)
         if self.diffusion is not None:
             u = self.diffusion.sample(noise, c, self.cfg.diffusion_steps, guidance)
             return mu_p + u * (0.5 * logvar_p).exp()

@@ -30,16 +30,6 @@ so the decoder must take them from c, which is all it has at generation time.
 Uncaptioned pictures (the "no caption" share, what an upload gets) are shown as
 they are, so reconstruction of uploads still sees colour.
 
-``latent_adversary`` > 0 weighs a training-only head that tries to read what the
-caption says (:mod:`core.corpus.targets`: the object's kind, the count, colours,
-background ...) from the posterior mean of captioned pictures, through a gradient
-reversal (Ganin & Lempitsky 2015; the "fader networks" of Lample et al. 2017): the
-head learns to read them, the encoder learns to leave them out. What the latent
-may not carry the decoder must take from c, and a prior sample cannot then
-contradict the prompt. Left alone, the latent kept the object's kind (cheap in
-nats, and the decoder had learnt to read it there), so a prior sample drew a
-random kind whatever the prompt named.
-
 ``flow_layers`` > 0 or ``diffusion_width`` > 0 is a second stage, started with
 ``--init`` from a trained VAE (``--init`` from weights that have such a prior
 continues fitting it; add ``--set flow_layers=0`` or ``--set diffusion_width=0``
@@ -67,8 +57,7 @@ from plugins.vae.model import ConditionalVAE, VAEConfig
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
             "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0,
-            "scramble_colours": False, "prior_repeats": 8, "prior_dropout": 0.1,
-            "latent_adversary": 0.0}
+            "scramble_colours": False, "prior_repeats": 8, "prior_dropout": 0.1}
 
 
 class VAETrainer:
@@ -76,10 +65,10 @@ class VAETrainer:
         saved = model_config or {}
         extra = dict(getattr(train_config, "extra", {}) or {})
         if "vae" in saved:
-            # Trained weights can gain (or lose) a flow and trade their learned prior for
-            # the fixed one; nothing else about their shape can change.
+            # Trained weights can gain (or lose) a flow or a diffusion prior; nothing else
+            # about their shape can change.
             prior = {k: extra[k] for k in ("flow_layers", "flow_width", "diffusion_width",
-                                           "diffusion_depth", "diffusion_steps", "conditional_prior")
+                                           "diffusion_depth", "diffusion_steps")
                      if k in extra}
             cfg = VAEConfig.from_dict({**saved["vae"], **prior})
         else:
@@ -96,12 +85,10 @@ class VAETrainer:
         fitted = [name for name, size in (("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width))
                   if size > 0]
         self.fits_prior = bool(fitted)
-        # Weights for a part this model leaves out are dropped on --init: a flow or a
-        # diffusion prior (which would no longer fit latents the VAE changes, or which
-        # the other replaces), a learned Gaussian prior traded for the fixed one.
-        self.discard_on_init = tuple(f"{name}." for name, kept in (
-            ("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width),
-            ("prior", cfg.conditional_prior)) if not kept)
+        # A flow or diffusion prior this run leaves out is dropped on --init: it would
+        # no longer fit latents the VAE changes, or the other one replaces it.
+        self.discard_on_init = tuple(f"{name}." for name, size in (
+            ("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width)) if not size)
         if self.fits_prior:
             from core.errors import UserError
 
@@ -113,12 +100,8 @@ class VAETrainer:
                                 "its weights with --init FOLDER (or --resume such a run)")
             for name, parameter in self.model.named_parameters():
                 parameter.requires_grad_(name.startswith(f"{fitted[0]}."))
-        else:
-            if self.hyper["attribute_weight"] > 0:
-                self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
-            if self.hyper["latent_adversary"] > 0:
-                self.modules["adversary"] = torch.nn.Sequential(
-                    torch.nn.Linear(cfg.z_dim, 256), torch.nn.SiLU(), torch.nn.Linear(256, ATTRIBUTE_DIM))
+        elif self.hyper["attribute_weight"] > 0:
+            self.modules["attributes"] = torch.nn.Linear(cfg.cond_dim, ATTRIBUTE_DIM)
         self.optimizers = {"adam": torch.optim.AdamW(trainable(self.modules), lr=train_config.lr,
                                                       betas=(0.9, 0.99),
                                                       weight_decay=self.hyper["weight_decay"])}
@@ -170,11 +153,6 @@ class VAETrainer:
             read = attribute_loss(logits, targets([batch["attributes"][i] for i in keep], from_claim=True))
             loss = loss + float(self.hyper["attribute_weight"]) * read
             logged["attributes"] = float(read.detach())
-        if "adversary" in self.modules and batch.get("attributes") is not None and keep:
-            logits = self.modules["adversary"](reverse_gradient(out["mu"][keep]))
-            read = attribute_loss(logits, targets([batch["attributes"][i] for i in keep], from_claim=True))
-            loss = loss + float(self.hyper["latent_adversary"]) * read
-            logged["adversary"] = float(read.detach())
         self._update(loss, step)
         mse = float(squared.detach().mean())
         return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
@@ -218,22 +196,6 @@ def rotate_colours(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     q = q * torch.diagonal(r, dim1=1, dim2=2).sign()[:, None, :]
     rotated = torch.einsum("bij,bjhw->bihw", q, x - 0.5) + 0.5
     return torch.where(rows[:, None, None, None], rotated, x)
-
-
-class _ReverseGradient(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        return -grad
-
-
-def reverse_gradient(x: torch.Tensor) -> torch.Tensor:
-    """``x`` going forward; the negated gradient going back, so a head trained to
-    read something from ``x`` trains whatever made ``x`` to hide it."""
-    return _ReverseGradient.apply(x)
 
 
 def trainable(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
