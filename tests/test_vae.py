@@ -313,27 +313,30 @@ def test_a_diffusion_prior_is_fitted_to_a_frozen_vae_in_place_of_its_flow(tmp_pa
     assert not np.array_equal(first[0], plain[0])
 
 
-def test_the_shipped_flow_prior_fits_held_out_latents_better_than_the_gaussian():
-    """The shipped flow was fitted: posterior samples of held-out corpus pictures
-    (shapes and landscapes, with their captions) are more likely under the flow
-    than under the Gaussian prior it reshapes. Measured: 37 nats per picture on
-    average, and higher for 64 of the 64."""
-    from core.corpus.dataset import image_to_tensor, make_sample
-    from plugins.vae import load_model
-    from plugins.vae.sampling import condition
+def test_the_shipped_diffusion_prior_draws_single_objects_the_gaussian_prior_does_not():
+    """The shipped diffusion prior at its default guidance against the Gaussian
+    prior of the same VAE (the diffusion model switched off), on the captions of
+    48 held-out single-object corpus pictures, one sample each, scored by the
+    checker. Measured: single object 0.40 vs 0.10, colour 0.71 vs 0.63."""
+    from core.checker import check
+    from core.corpus.dataset import make_sample
+    from plugins.vae import GUIDANCE, load_model
+    from plugins.vae.sampling import generate_images
 
     if not has_checkpoint(ASSETS_DIR / "vae"):
         pytest.skip("no shipped VAE weights in assets/vae")
     model = load_model(ASSETS_DIR / "vae")
-    assert model.flow is not None
-    samples = [make_sample("all", 999, i) for i in range(64)]
-    x = torch.stack([image_to_tensor(s.image) for s in samples])
-    torch.manual_seed(0)
-    with torch.no_grad():
-        c = condition(model, [s.caption for s in samples])
-        mu_q, logvar_q = model.encoder(x, c)
-        z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
-        mu_p, logvar_p = model.prior(c)
-        gaussian = torch.distributions.Normal(mu_p, (0.5 * logvar_p).exp()).log_prob(z).sum(1)
-        gain = model.flow.log_prob(z, c, mu_p, logvar_p) - gaussian
-    assert float(gain.mean()) > 10 and float((gain > 0).float().mean()) > 0.8
+    assert model.diffusion is not None
+    samples = [s for s in (make_sample("shapes", 1000, i) for i in range(200))
+               if s.scene.claim.caption_kind == "single"][:48]
+    prompts = [s.caption for s in samples]
+    passed = {}
+    for name in ("diffusion", "gaussian"):
+        if name == "gaussian":
+            model.diffusion = None
+        images = generate_images(model, prompts, seed=0, guidance=GUIDANCE)
+        results = [check(image, s.scene.claim) for image, s in zip(images, samples)]
+        passed[name] = {k: np.mean([r[k] for r in results]) for k in ("single_object", "colour")}
+    assert passed["diffusion"]["single_object"] >= 0.3
+    assert passed["diffusion"]["single_object"] >= passed["gaussian"]["single_object"] + 0.2
+    assert passed["diffusion"]["colour"] >= passed["gaussian"]["colour"]

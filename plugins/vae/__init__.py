@@ -17,7 +17,7 @@ from core.trained import TrainedGenerator, enlarge
 __version__ = "0.1.0"
 NAME = "vae"
 OUTPUT_SIZES = (64, 128, 256)
-GUIDANCE = 1.0          # the diffusion prior's default guidance (measured in the model card)
+GUIDANCE = 3.0          # the diffusion prior's default guidance (measured in the model card)
 
 
 class VAEGenerator(TrainedGenerator):

@@ -14,7 +14,8 @@ checker three ways, each decoded with the picture's own caption: from its own
 posterior mean (the best a prior could do with this decoder), from the posterior
 mean of another picture of the same caption kind (whether the latent carries
 what the caption says, such as the object's kind: if it does not, this scores
-as well as the first), and from a prior sample (what generation does).
+as well as the first), and from a prior sample (what generation does, at the
+default guidance).
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def reconstruction_psnr(model: Any, n: int = 512, seed: int = HELD_OUT_SEED,
 def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
                      batch: int = 100) -> dict[str, Any]:
     from core.checker import check
+    from plugins.vae import GUIDANCE
     from core.corpus.dataset import image_to_tensor, make_sample
     from plugins.vae.sampling import condition, to_images
 
@@ -78,7 +80,7 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
         rows = np.array([i for i, s in enumerate(samples) if s.scene.claim.caption_kind == kind])
         swapped[rows] = rows[np.roll(rng.permutation(len(rows)), 1)] if len(rows) > 1 else rows
     generator = torch.Generator().manual_seed(seed)
-    prior = model.latent(c, torch.randn(mu.shape, generator=generator).to(device))
+    prior = model.latent(c, torch.randn(mu.shape, generator=generator).to(device), GUIDANCE)
     out: dict[str, Any] = {"n": n, "seed": seed}
     for name, z in (("own_latent", mu), ("swapped_latent", mu[torch.as_tensor(swapped, device=device)]),
                     ("prior_sample", prior)):
