@@ -63,8 +63,8 @@ def reconstruction_psnr(model: Any, n: int = 512, seed: int = HELD_OUT_SEED,
 def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
                      batch: int = 100) -> dict[str, Any]:
     from core.checker import check
-    from plugins.vae import GUIDANCE
     from core.corpus.dataset import image_to_tensor, make_sample
+    from plugins.vae import GUIDANCE
     from plugins.vae.sampling import condition, to_images
 
     device = next(model.parameters()).device

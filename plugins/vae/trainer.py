@@ -159,7 +159,7 @@ class VAETrainer:
                 "kl": float(out["kl"].detach().mean()), "beta": beta, **logged}
 
     def _prior_step(self, model: torch.nn.Module, x: torch.Tensor, seen: torch.Tensor | None,
-                   text: Any, drop: torch.Tensor, step: int) -> dict[str, float]:
+                    text: Any, drop: torch.Tensor, step: int) -> dict[str, float]:
         losses, posterior = [], None
         for _ in range(max(1, int(self.hyper["prior_repeats"]))):
             out = model(x, text.tokens, text.mask, text.pooled, drop, encoder_input=seen,
