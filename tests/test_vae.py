@@ -123,7 +123,8 @@ def test_an_encoder_that_reads_the_prompt_trains_saves_and_reconstructs(tmp_path
 
 def test_scrambled_colours_hide_which_colour_is_which_but_keep_every_edge(tmp_path):
     """``scramble_colours``: captioned pictures reach the encoder through a random
-    rotation of colour space about mid-grey; uncaptioned ones as they are."""
+    rotation of colour space about mid-grey (or, ``border``, about the border
+    colour, which it keeps); uncaptioned ones as they are."""
     from skimage import data
 
     from plugins.vae.trainer import rotate_colours
@@ -139,6 +140,15 @@ def test_scrambled_colours_hide_which_colour_is_which_but_keep_every_edge(tmp_pa
         a, b = rotated.flatten(1)[:, :200], x[0].flatten(1)[:, :200]
         apart = [(p[:, :, None] - p[:, None, :]).norm(dim=0) for p in (a, b)]
         assert torch.allclose(*apart, atol=1e-5)
+    # about the border colour: a corpus picture keeps its background, not its object's colour
+    from core.corpus.dataset import image_to_tensor, make_sample
+
+    picture = image_to_tensor(make_sample("shapes", 999, 0).image)[None]
+    seen = rotate_colours(picture, torch.tensor([True]), about_border=True)[0]
+    background = (picture[0] - picture[0, :, :1, :1]).abs().sum(0) < 1e-6
+    assert background[:2].all() and not background.all()
+    assert torch.allclose(seen[:, background], picture[0][:, background], atol=1e-5)
+    assert (seen[:, ~background] - picture[0][:, ~background]).abs().mean() > 0.05
 
     out = tmp_path / "run"
     train(TrainConfig("vae", "procedural:all", steps=2, out=str(out), batch_size=2, lr=1e-3,

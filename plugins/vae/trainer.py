@@ -28,7 +28,11 @@ about mid-grey (a different one per picture), which keeps every edge, region and
 layout but not which colour is which. The latent then cannot carry the colours,
 so the decoder must take them from c, which is all it has at generation time.
 Uncaptioned pictures (the "no caption" share, what an upload gets) are shown as
-they are, so reconstruction of uploads still sees colour.
+they are, so reconstruction of uploads still sees colour. ``scramble_colours=border``
+rotates about each picture's border colour instead, which the map then leaves as
+it is: a caption that names no background leaves that colour to the latent,
+and about mid-grey neither the latent nor c knew it (the decoder painted an
+average; measured in assets/vae/MODEL_CARD.md).
 
 ``flow_layers`` > 0 or ``diffusion_width`` > 0 is a second stage, started with
 ``--init`` from a trained VAE (``--init`` from weights that have such a prior
@@ -129,7 +133,8 @@ class VAETrainer:
         if x.shape[-1] != self.model.cfg.resolution:
             x = torch.nn.functional.interpolate(x, size=self.model.cfg.resolution, mode="area")
         drop = torch.rand(x.shape[0], device=x.device) < self.hyper["caption_dropout"]
-        seen = rotate_colours(x, ~drop) if self.hyper["scramble_colours"] else None
+        scramble = self.hyper["scramble_colours"]
+        seen = rotate_colours(x, ~drop, about_border=scramble == "border") if scramble else None
         if self.fits_prior:
             return self._prior_step(model, x, seen, text, drop, step)
         prior_weight = self.prior_weight(step)
@@ -188,13 +193,20 @@ class VAETrainer:
         return generate_images(model, prompts, seed)
 
 
-def rotate_colours(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def rotate_colours(x: torch.Tensor, rows: torch.Tensor, about_border: bool = False) -> torch.Tensor:
     """``x`` with each picture in ``rows`` passed through its own random orthogonal
-    map of RGB about mid-grey (uniform over rotations and reflections: the QR of a
-    Gaussian matrix, signs fixed); the other pictures unchanged."""
+    map of RGB about mid-grey, or about the picture's border colour (the median of
+    its outer two pixels, as the checker reads a background), uniform over
+    rotations and reflections (the QR of a Gaussian matrix, signs fixed); the other
+    pictures unchanged."""
     q, r = torch.linalg.qr(torch.randn(x.shape[0], 3, 3, device=x.device))
     q = q * torch.diagonal(r, dim1=1, dim2=2).sign()[:, None, :]
-    rotated = torch.einsum("bij,bjhw->bihw", q, x - 0.5) + 0.5
+    centre = torch.full((x.shape[0], 3, 1, 1), 0.5, device=x.device, dtype=x.dtype)
+    if about_border:
+        frame = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2),
+                           x[:, :, 2:-2, :2].flatten(2), x[:, :, 2:-2, -2:].flatten(2)], dim=2)
+        centre = frame.median(dim=2).values[:, :, None, None]
+    rotated = torch.einsum("bij,bjhw->bihw", q, x - centre) + centre
     return torch.where(rows[:, None, None, None], rotated, x)
 
 
