@@ -15,7 +15,9 @@ posterior mean (the best a prior could do with this decoder), from the posterior
 mean of another picture of the same caption kind (whether the latent carries
 what the caption says, such as the object's kind: if it does not, this scores
 as well as the first), and from a prior sample (what generation does, at the
-default guidance).
+default guidance). ``open_background`` (own latent only): for captions that name no
+background, the share whose decoded background is the picture's own, which only
+the latent can carry.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def reconstruction_psnr(model: Any, n: int = 512, seed: int = HELD_OUT_SEED,
 @torch.no_grad()
 def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
                      batch: int = 100) -> dict[str, Any]:
-    from core.checker import check
+    from core.checker import check, read_shapes
     from core.corpus.dataset import image_to_tensor, make_sample
     from plugins.vae import GUIDANCE
     from plugins.vae.sampling import condition, to_images
@@ -89,6 +91,10 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
         for sample, image in zip(samples, images):
             for category, ok in check(image, sample.scene.claim).items():
                 passed.setdefault(category, []).append(ok)
+        if name == "own_latent":
+            passed["open_background"] = [read_shapes(image).background == sample.scene.background
+                                         for sample, image in zip(samples, images)
+                                         if sample.scene.claim.background is None]
         out[name] = {k: round(float(np.mean(v)), 3) for k, v in sorted(passed.items())}
     return out
 
