@@ -258,11 +258,10 @@ class ConditionalVAE(nn.Module):
         """The prior's latent for standard-normal ``noise`` (through the flow or the
         diffusion model when there is one; ``guidance`` applies to the latter)."""
         mu_p, logvar_p = self.prior(c)
-        if self.diffusion is not None:
-            u = self.diffusion.sample(noise, c, self.cfg.diffusion_steps, guidance)
-            return mu_p + u * (0.5 * logvar_p).exp()
         if self.flow is not None:
             return self.flow.sample(noise, c, mu_p, logvar_p)
+        if self.diffusion is not None:        # it works in the Gaussian's whitened coordinates
+            noise = self.diffusion.sample(noise, c, self.cfg.diffusion_steps, guidance)
         return mu_p + noise * (0.5 * logvar_p).exp()
 
     @torch.no_grad()

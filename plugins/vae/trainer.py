@@ -86,13 +86,12 @@ class VAETrainer:
         self.config = {"vae": cfg.to_dict(), **self.hyper}
         self.model = ConditionalVAE(cfg)
         self.modules: dict[str, torch.nn.Module] = {"vae": self.model}
-        fitted = [name for name, size in (("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width))
-                  if size > 0]
+        learned_priors = {"flow": cfg.flow_layers, "diffusion": cfg.diffusion_width}
+        fitted = [name for name, size in learned_priors.items() if size > 0]
         self.fits_prior = bool(fitted)
         # A flow or diffusion prior this run leaves out is dropped on --init: it would
         # no longer fit latents the VAE changes, or the other one replaces it.
-        self.discard_on_init = tuple(f"{name}." for name, size in (
-            ("flow", cfg.flow_layers), ("diffusion", cfg.diffusion_width)) if not size)
+        self.discard_on_init = tuple(f"{name}." for name, size in learned_priors.items() if not size)
         if self.fits_prior:
             from core.errors import UserError
 
