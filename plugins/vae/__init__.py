@@ -31,8 +31,8 @@ class VAEGenerator(TrainedGenerator):
               help="How strongly the latent prior follows the prompt rather than any prompt "
                    "(classifier-free guidance of the diffusion prior; 1 = none)"),
         Param("variation", "float", 0.6, min=0.0, max=2.0, step=0.05,
-              help="With a starting image: 0 reconstructs it (in the prompt's colours when "
-                   "there is a prompt), higher values vary it more"),
+              help="With a starting image: 0 reconstructs it (its objects in the prompt's colours "
+                   "when there is a prompt), higher values vary it more"),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
