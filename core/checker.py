@@ -102,16 +102,21 @@ def classify_outline(mask: np.ndarray) -> tuple[str, float, float]:
     return ("square" if fill >= SQUARE_FILL else "circle"), fill, top_ratio
 
 
+def frame(values: np.ndarray, width: int = 2) -> np.ndarray:
+    """The outer ``width`` rows and columns of an (H, W, ...) array, as one list of
+    its entries (corners counted twice): where a picture's background is read."""
+    tail = values.shape[2:]
+    return np.concatenate([values[:width].reshape(-1, *tail), values[-width:].reshape(-1, *tail),
+                           values[:, :width].reshape(-1, *tail), values[:, -width:].reshape(-1, *tail)])
+
+
 def read_shapes(image: Image.Image | np.ndarray) -> ShapesReading:
     pixels = _as_array(image)
     distances = np.linalg.norm(pixels[:, :, None, :] - _PALETTE[None, None], axis=-1)
     nearest = distances.argmin(-1)
-    border = np.concatenate([nearest[:2].ravel(), nearest[-2:].ravel(),
-                             nearest[:, :2].ravel(), nearest[:, -2:].ravel()])
+    border = frame(nearest)
     background = int(np.bincount(border, minlength=len(COLOR_NAMES)).argmax())
-    edge_pixels = np.concatenate([pixels[:2].reshape(-1, 3), pixels[-2:].reshape(-1, 3),
-                                  pixels[:, :2].reshape(-1, 3), pixels[:, -2:].reshape(-1, 3)])
-    background_rgb = np.median(edge_pixels[border == background], axis=0)
+    background_rgb = np.median(frame(pixels)[border == background], axis=0)
     foreground = np.linalg.norm(pixels - background_rgb, axis=-1) > FOREGROUND_DISTANCE
     confident = (distances.min(-1) < CONFIDENT_DISTANCE) & (nearest != background) & foreground
     regions, count = ndimage.label(foreground)

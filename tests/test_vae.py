@@ -189,6 +189,7 @@ def test_shipped_weights_paint_a_clean_background_the_prompt_leaves_open():
     prompt that names no background, the border's median colour is one of the
     corpus palette's colours, not a murky average of them. Measured on 24 samples:
     24/24; the grey-scrambled VAE before it: 9/24."""
+    from core.checker import frame
     from core.corpus.attributes import COLOR_NAMES, COLORS
 
     if not has_checkpoint(ASSETS_DIR / "vae"):
@@ -200,9 +201,7 @@ def test_shipped_weights_paint_a_clean_background_the_prompt_leaves_open():
                          ("green", "circle"), ("purple", "square"), ("white", "triangle")]:
         request = GenerateRequest(f"a {colour} {kind}", n=4, seed=0, params={"size": 64})
         for image in generator.generate(request, no_progress):
-            pixels = np.asarray(image, dtype=np.float32)
-            border = np.concatenate([pixels[:3].reshape(-1, 3), pixels[-3:].reshape(-1, 3),
-                                     pixels[:, :3].reshape(-1, 3), pixels[:, -3:].reshape(-1, 3)])
+            border = frame(np.asarray(image, dtype=np.float32), width=3)
             clean.append(np.linalg.norm(palette - np.median(border, axis=0), axis=1).min() < 40)
     assert np.mean(clean) >= 0.8
 
