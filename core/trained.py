@@ -62,3 +62,12 @@ def enlarge(images: Sequence[Any], size: int, resample: str = "bicubic") -> list
 
     method = {"bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}[resample]
     return [im if im.width == size else im.resize((size, size), method) for im in images]
+
+
+def to_images(batch: Any) -> list[Any]:
+    """A batch of pictures in [0, 1] (B x 3 x H x W tensor) -> RGB images."""
+    import numpy as np
+    from PIL import Image
+
+    array = (batch.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    return [Image.fromarray(a) for a in array]

@@ -127,7 +127,7 @@ def test_scrambled_colours_hide_which_colour_is_which_but_keep_every_edge(tmp_pa
     colour, which it keeps); uncaptioned ones as they are."""
     from skimage import data
 
-    from plugins.vae.trainer import rotate_colours
+    from core.conditional_vae.colours import rotate_colours
 
     photo = torch.from_numpy(data.astronaut()[::8, ::8] / 255.0).permute(2, 0, 1).float()
     x = photo.expand(3, -1, -1, -1).contiguous()
@@ -211,7 +211,7 @@ def test_the_flow_prior_is_invertible_with_the_right_jacobian_and_starts_as_the_
     the true Jacobian (autograd), and an unfitted flow is the Gaussian prior."""
     from torch.distributions import Normal
 
-    from plugins.vae.flow import LatentFlow
+    from core.conditional_vae.flow import LatentFlow
 
     torch.manual_seed(0)
     flow = LatentFlow(z_dim=6, cond_dim=3, layers=4, width=16)
@@ -282,7 +282,7 @@ def test_the_diffusion_prior_learns_a_conditional_two_mode_distribution():
     condition's sign, the second free, spread 0.36) draws each condition's own mode
     with the right spread, and guidance keeps it there. Measured: 99-100 % in the
     named mode, spread 0.36-0.37."""
-    from plugins.vae.diffusion import LatentDiffusion
+    from core.conditional_vae.diffusion import LatentDiffusion
 
     torch.manual_seed(0)
     diffusion = LatentDiffusion(z_dim=2, cond_dim=1, width=64, depth=2)

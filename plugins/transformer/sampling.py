@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+
+from core.trained import to_images
 
 CHOICE_NOISE = 4.5    # Gumbel noise on the confidences at the first step, annealed to 0 (MaskGIT)
 
@@ -28,11 +29,6 @@ class TextToImage(nn.Module):
     def __init__(self, prior: nn.Module, tokenizer: nn.Module) -> None:
         super().__init__()
         self.prior, self.tokenizer = prior, tokenizer
-
-
-def to_images(batch: torch.Tensor) -> list[Image.Image]:
-    array = (batch.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
-    return [Image.fromarray(a) for a in array]
 
 
 def masked_count(step: int, steps: int, total: int) -> int:

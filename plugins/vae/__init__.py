@@ -69,13 +69,9 @@ class VAEGenerator(TrainedGenerator):
 
 
 def load_model(folder: Path) -> Any:
-    from core.checkpoint import read_checkpoint
-    from plugins.vae.model import ConditionalVAE, VAEConfig
+    from core.conditional_vae import load
 
-    checkpoint = read_checkpoint(folder, backend=NAME)
-    model = ConditionalVAE(VAEConfig.from_dict(checkpoint.model_config["vae"]))
-    model.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["vae"].items()})
-    return model.eval()
+    return load(folder)[0]
 
 
 @hookimpl

@@ -42,7 +42,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def reconstruction_psnr(model: Any, n: int = 512, seed: int = HELD_OUT_SEED,
                         batch: int = 64) -> dict[str, Any]:
     from core.corpus.dataset import image_to_tensor, make_sample
-    from plugins.vae.sampling import condition, to_images
+    from core.trained import to_images
+    from plugins.vae.sampling import condition
 
     device = next(model.parameters()).device
     scores: dict[str, dict[str, list[float]]] = {"captioned": {}, "uncaptioned": {}}
@@ -67,7 +68,8 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
     from core.checker import check, read_shapes
     from core.corpus.dataset import image_to_tensor, make_sample
     from plugins.vae import GUIDANCE
-    from plugins.vae.sampling import condition, to_images
+    from core.trained import to_images
+    from plugins.vae.sampling import condition
 
     device = next(model.parameters()).device
     samples = [make_sample("shapes", seed, i) for i in range(n)]

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from PIL import Image
 
-from plugins.vae.model import ConditionalVAE
-
-
-def to_images(batch: torch.Tensor) -> list[Image.Image]:
-    array = (batch.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
-    return [Image.fromarray(a) for a in array]
+from core.conditional_vae.model import ConditionalVAE
+from core.trained import to_images
 
 
 def condition(model: ConditionalVAE, prompts: Sequence[str]) -> torch.Tensor:

@@ -38,8 +38,8 @@ average; measured in assets/vae/MODEL_CARD.md).
 ``--init`` from a trained VAE (``--init`` from weights that have such a prior
 continues fitting it; add ``--set flow_layers=0`` or ``--set diffusion_width=0``
 to train the VAE itself, without it): the VAE is frozen and only the learned
-prior is fitted, a flow (:mod:`plugins.vae.flow`) by maximum likelihood or a
-diffusion model (:mod:`plugins.vae.diffusion`) by denoising, to posterior samples
+prior is fitted, a flow (:mod:`core.conditional_vae.flow`) by maximum likelihood or a
+diffusion model (:mod:`core.conditional_vae.diffusion`) by denoising, to posterior samples
 of the pictures the encoder sees (colours scrambled as in the first stage when
 ``scramble_colours`` is on, so the latents are the ones the decoder was trained
 on). Each batch is used for ``prior_repeats`` updates, each with fresh posterior
@@ -56,7 +56,8 @@ import torch
 from PIL import Image
 
 from core.corpus.targets import ATTRIBUTE_DIM, attribute_loss, targets
-from plugins.vae.model import ConditionalVAE, VAEConfig
+from core.conditional_vae.colours import rotate_colours
+from core.conditional_vae.model import ConditionalVAE, VAEConfig
 
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
@@ -190,23 +191,6 @@ class VAETrainer:
 
         model = self.accelerator.unwrap_model(self.modules["vae"]) if self.accelerator else self.model
         return generate_images(model, prompts, seed)
-
-
-def rotate_colours(x: torch.Tensor, rows: torch.Tensor, about_border: bool = False) -> torch.Tensor:
-    """``x`` with each picture in ``rows`` passed through its own random orthogonal
-    map of RGB about mid-grey, or about the picture's border colour (the median of
-    its outer two pixels, as the checker reads a background), uniform over
-    rotations and reflections (the QR of a Gaussian matrix, signs fixed); the other
-    pictures unchanged."""
-    q, r = torch.linalg.qr(torch.randn(x.shape[0], 3, 3, device=x.device))
-    q = q * torch.diagonal(r, dim1=1, dim2=2).sign()[:, None, :]
-    centre = torch.full((x.shape[0], 3, 1, 1), 0.5, device=x.device, dtype=x.dtype)
-    if about_border:
-        frame = torch.cat([x[:, :, :2].flatten(2), x[:, :, -2:].flatten(2),
-                           x[:, :, 2:-2, :2].flatten(2), x[:, :, 2:-2, -2:].flatten(2)], dim=2)
-        centre = frame.median(dim=2).values[:, :, None, None]
-    rotated = torch.einsum("bij,bjhw->bihw", q, x - centre) + centre
-    return torch.where(rows[:, None, None, None], rotated, x)
 
 
 def trainable(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:

@@ -1,7 +1,7 @@
 """A text-conditional diffusion model over the VAE's latent space.
 
-The Gaussian prior p(z | c) of :mod:`plugins.vae.model` (and the flow of
-:mod:`plugins.vae.flow` that reshapes it) put much of their mass between the
+The Gaussian prior p(z | c) of :mod:`core.conditional_vae.model` (and the flow of
+:mod:`core.conditional_vae.flow` that reshapes it) put much of their mass between the
 latents of real pictures, where the decoder draws several faint objects or none:
 a 64-dimensional posterior of ~130 nats lies on a thin, curved set. A small
 denoising diffusion model over that space (the "diffusion prior" of Ramesh et

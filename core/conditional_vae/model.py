@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from plugins.vae.diffusion import LatentDiffusion
-from plugins.vae.flow import LatentFlow
+from core.conditional_vae.diffusion import LatentDiffusion
+from core.conditional_vae.flow import LatentFlow
 
 TEXT_DIM = 384
 
@@ -45,11 +45,11 @@ class VAEConfig:
     # The encoder also reads c, so the latent need only hold what the prompt does not
     # say (position, size, detail); False for weights trained before this option.
     encoder_condition: bool = False
-    # A flow that reshapes the Gaussian prior (plugins.vae.flow), fitted after the
+    # A flow that reshapes the Gaussian prior (core.conditional_vae.flow), fitted after the
     # VAE with the VAE frozen; 0 = the Gaussian prior alone (earlier weights).
     flow_layers: int = 0
     flow_width: int = 192
-    # Or a diffusion model over the latents (plugins.vae.diffusion), fitted the same
+    # Or a diffusion model over the latents (core.conditional_vae.diffusion), fitted the same
     # way; 0 = none. A VAE has at most one of the two.
     diffusion_width: int = 0
     diffusion_depth: int = 3

@@ -1,6 +1,6 @@
 """A text-conditional normalizing flow over the VAE's latent space.
 
-The learned prior p(z | c) of :mod:`plugins.vae.model` is one diagonal Gaussian per
+The learned prior p(z | c) of :mod:`core.conditional_vae.model` is one diagonal Gaussian per
 prompt. The latents of real pictures of a prompt are not: they lie on a curved,
 correlated set (which positions, sizes and counts go together), and a diagonal
 Gaussian wide enough to cover it also covers the holes in between, which decode
