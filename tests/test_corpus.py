@@ -151,3 +151,29 @@ def test_preview_grid(tmp_path):
         write_grid(tmp_path / "x.png", "faces", 8, 0)
     with pytest.raises(UserError):
         write_grid(tmp_path / "x.png", "all", 0, 0)
+
+
+def test_attribute_targets_read_the_corpus_scene_and_the_caption_claim():
+    import torch
+
+    from core.corpus.attributes import COLOR_NAMES
+    from core.corpus.targets import ATTRIBUTE_DIM, IGNORE, attribute_loss, targets
+
+    shapes = [make_sample("shapes", 0, i).scene.to_dict() for i in range(40)]
+    scene_view, claim_view = targets(shapes, from_claim=False), targets(shapes, from_claim=True)
+    for i, scene in enumerate(shapes):
+        assert COLOR_NAMES[int(scene_view["background"][i])] == scene["background"]
+        named = scene["claim"]["background"]
+        assert int(claim_view["background"][i]) == (COLOR_NAMES.index(named) if named else IGNORE)
+        assert int(scene_view["count"][i]) == len(scene["shapes"]) - 1
+        assert float(scene_view["colours"][i].sum()) == len({s["color"] for s in scene["shapes"]})
+    assert (claim_view["background"] == IGNORE).any() and (claim_view["background"] != IGNORE).any()
+    landscape = targets([make_sample("landscapes", 0, 0).scene.to_dict()], from_claim=True)
+    assert int(landscape["background"][0]) == IGNORE and int(landscape["time"][0]) != IGNORE
+    # a confident right reading costs less than a confident wrong one
+    logits = torch.zeros(1, ATTRIBUTE_DIM)
+    logits[0, int(scene_view["background"][0])] = 10.0
+    wrong = torch.zeros(1, ATTRIBUTE_DIM)
+    wrong[0, (int(scene_view["background"][0]) + 1) % 8] = 10.0
+    first = {k: v[:1] for k, v in scene_view.items()}
+    assert float(attribute_loss(logits, first)) < float(attribute_loss(wrong, first))

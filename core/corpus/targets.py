@@ -1,12 +1,11 @@
 """Auxiliary attribute targets for training on the procedural corpus: what a
 corpus picture shows, or what its caption claims, as classification targets.
 
-The GAN's discriminator has a head that reads these from pictures (AC-GAN,
-Odena et al. 2017, the classifier trained on real pictures only), and the
-generator is asked to make pictures that read as their caption claims; the
-VAE reads them from its text conditioning vector, so the prompt's colours and
-kinds are in that vector early. Either way this gives a direct signal for which
-colour goes where, which the image losses alone convey slowly.
+The VAE can read them from its text conditioning vector (``attribute_weight``),
+so the prompt's colours and kinds are in that vector early: a direct signal for
+which colour goes where, which the image losses alone convey slowly. The scene
+view (what a picture shows) served an AC-GAN head (Odena et al. 2017) of the
+earlier pixel GAN and stays for heads that read pictures.
 
 Training only: generation never sees attributes, only the prompt's text. For
 pictures without attributes (a user's folder) the heads are simply not trained.

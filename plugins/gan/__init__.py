@@ -1,6 +1,7 @@
 """Built-in generator: a text-conditional GAN trained on Impasto's corpus.
 
-Prompt -> images from the EMA generator, with a truncation control. Weights
+Prompt -> images from the EMA generator (a latent GAN over a frozen
+autoencoder, see ``plugins.gan.model``), with a truncation control. Weights
 load lazily from ``assets/gan/`` (or ``$IMPASTO_GAN_WEIGHTS``) through the
 model cache; train them with ``python -m core train --backend gan ...``.
 """
@@ -28,11 +29,11 @@ class GANGenerator(TrainedGenerator):
               help="Noise beyond this many standard deviations is redrawn: lower values give "
                    "more typical, less varied pictures (4 = no truncation)"),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
-              help="Output side in pixels (the model draws 32 x 32; larger sizes are resampled)"),
+              help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
 
     def load(self, folder: Path) -> Any:
-        """The trained (EMA) generator."""
+        """The trained (EMA) generator with its autoencoder."""
         return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
@@ -51,8 +52,7 @@ class GANGenerator(TrainedGenerator):
         """Frames of a walk in latent space between two prompts and/or two seeds."""
         from plugins.gan import sampling
 
-        frames_32 = sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames)
-        return enlarge(frames_32, OUTPUT_SIZES[0])
+        return sampling.interpolate(self.model(), prompt_a, prompt_b, seed_a, seed_b, frames)
 
     def make_trainer(self, config: Any, model_config: dict | None) -> Any:
         from plugins.gan.trainer import GANTrainer
@@ -62,15 +62,21 @@ class GANGenerator(TrainedGenerator):
 
 def load_model(folder: Path) -> Any:
     from core.checkpoint import read_checkpoint
+    from core.conditional_vae import build
     from core.errors import UnavailableError
     from plugins.gan.model import GANConfig, Generator
+    from plugins.gan.sampling import GANModel
 
     checkpoint = read_checkpoint(folder, backend=NAME)
-    if SAMPLING_MODULE not in checkpoint.state_dicts:
-        raise UnavailableError(f"{folder} holds no {SAMPLING_MODULE}.safetensors")
-    model = Generator(GANConfig.from_dict(checkpoint.model_config["gan"]))
-    model.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts[SAMPLING_MODULE].items()})
-    return model.eval().requires_grad_(False)
+    missing = [m for m in (SAMPLING_MODULE, "autoencoder") if m not in checkpoint.state_dicts]
+    if missing or "autoencoder" not in checkpoint.model_config:
+        raise UnavailableError(f"{folder} holds no {' or '.join(missing or ['autoencoder'])} weights "
+                               "(weights of the earlier pixel GAN no longer load)")
+    generator = Generator(GANConfig.from_dict(checkpoint.model_config["gan"]))
+    autoencoder = build(checkpoint.model_config["autoencoder"])
+    for module, name in ((generator, SAMPLING_MODULE), (autoencoder, "autoencoder")):
+        module.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts[name].items()})
+    return GANModel(generator, autoencoder).eval().requires_grad_(False)
 
 
 @hookimpl

@@ -1,25 +1,34 @@
-"""Inference with a trained GAN generator: prompts to images (with the
-truncation trick) and latent interpolation between prompts and seeds."""
+"""Inference with a trained GAN: prompts to images (with the truncation
+trick) and latent interpolation between prompts and seeds."""
 from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
-from plugins.gan.model import Generator
+from core.trained import to_images
+from plugins.gan.model import Generator, decode
 
 NO_TRUNCATION = 4.0       # noise is redrawn beyond this many standard deviations: practically never
 
 
-def to_images(batch: torch.Tensor) -> list[Image.Image]:
-    """Generator output in [-1, 1] -> RGB pictures at the model's own size."""
-    array = ((batch.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy().round().astype(np.uint8)
-    return [Image.fromarray(a) for a in array]
+class GANModel(nn.Module):
+    """What generation needs: the (EMA) generator and the frozen autoencoder
+    whose text conditioner and decoder it works with."""
+
+    def __init__(self, generator: Generator, autoencoder: nn.Module) -> None:
+        super().__init__()
+        self.generator, self.autoencoder = generator, autoencoder
+        self.cfg = generator.cfg
+
+    def synthesize(self, noise: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Noise + conditioning vector -> pictures in [0, 1] (interpolation moves both)."""
+        return decode(self.autoencoder, self.generator(noise, c), c)
 
 
-def condition(model: Generator, prompts: Sequence[str]) -> torch.Tensor:
+def condition(model: GANModel, prompts: Sequence[str]) -> torch.Tensor:
     from core.text_encoder import encode
 
     device = next(model.parameters()).device
@@ -28,7 +37,7 @@ def condition(model: Generator, prompts: Sequence[str]) -> torch.Tensor:
     distinct = list(dict.fromkeys(p if p.strip() else "." for p in prompts))
     text = encode(distinct).to(device)
     rows = torch.tensor([distinct.index(p if p.strip() else ".") for p in prompts], device=device)
-    return model.condition(text.tokens, text.mask, text.pooled)[rows]
+    return model.autoencoder.condition(text.tokens, text.mask, text.pooled)[rows]
 
 
 def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> torch.Tensor:
@@ -45,7 +54,7 @@ def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> t
 
 
 @torch.no_grad()
-def generate_images(model: Generator, prompts: Sequence[str], seed: int = 0,
+def generate_images(model: GANModel, prompts: Sequence[str], seed: int = 0,
                     truncation: float = NO_TRUNCATION) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed, truncation) give the same pixels."""
     c = condition(model, prompts)
@@ -62,7 +71,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolate(model: Generator, prompt_a: str, prompt_b: str, seed_a: int, seed_b: int,
+def interpolate(model: GANModel, prompt_a: str, prompt_b: str, seed_a: int, seed_b: int,
                 frames: int = 16, truncation: float = NO_TRUNCATION) -> list[Image.Image]:
     """Walk from (prompt_a, seed_a) to (prompt_b, seed_b): the conditioning moves
     linearly, the noise spherically."""

@@ -1,21 +1,32 @@
-"""The GAN's side of the training protocol (``core.training``): build the
-generator, the discriminator and the EMA copy, take one step. Data, devices,
-logging and checkpoints are core's loop.
+"""The GAN's side of the training protocol (``core.training``): load the frozen
+autoencoder, build the generator, the discriminator and the EMA copy, take one
+step. Data, devices, logging and checkpoints are core's loop.
 
-One step = one discriminator update then one generator update, hinge loss:
+The autoencoder is a trained conditional VAE (``--set autoencoder=FOLDER``,
+the shipped ``assets/vae`` by default); it is copied into this run (without
+its own learned prior) and never trained here. Real latents are posterior
+samples of the corpus pictures, seen by the encoder the way the VAE was
+trained to see them (``scramble_colours``), whitened by its Gaussian prior.
 
-    D:  relu(1 - D(x, c)) + 1/2 [relu(1 + D(G(z, c), c)) + relu(1 + D(x, c_other))]
+One update = one discriminator step then one generator step, hinge loss:
+
+    D:  relu(1 - D(u, c)) + 1/2 [relu(1 + D(G(z, c), c)) + relu(1 + D(u, c_other))]
     G:  -D(G(z, c), c)
 
-``c_other`` is another image's caption from the same batch (the matching-aware
-negatives of GAN-INT-CLS): a real picture with the wrong caption is fake, so
-the discriminator must check that the picture fits its words, not only that it
-looks like the corpus. Half of them are the nearest other caption (hard
-negatives, see ``_wrong_captions``); pairs with the same text are left out.
-Generated pictures come in pairs sharing a caption, and a diversity-sensitive
-term keeps each pair apart, so the generator cannot ignore its noise. The two networks learn at different rates (TTUR, Heusel et al.
-2017; Adam with beta1 = 0 as in SAGAN/BigGAN), and the generator used for
-sampling is an exponential moving average of the trained one (``frozen``).
+``c_other`` is another picture's caption from the same batch (the matching-aware
+negatives of GAN-INT-CLS): a real latent with the wrong caption is fake, so the
+discriminator must check that the latent fits its words, not only that it looks
+like a picture's. Half of them are the nearest other caption (hard negatives,
+see ``_wrong_captions``); pairs with the same text are left out. Generated
+latents come in pairs sharing a caption, and a diversity-sensitive term keeps
+each pair apart, so the generator cannot ignore its noise. The two networks
+learn at different rates (TTUR, Heusel et al. 2017; Adam with beta1 = 0 as in
+SAGAN/BigGAN), and the generator used for sampling is an exponential moving
+average of the trained one (``frozen``).
+
+Each rendered batch serves ``repeats`` updates, each with fresh posterior
+samples and noise ("data echoing", Choi et al. 2019): the MLPs cost little
+next to rendering and encoding a batch.
 """
 from __future__ import annotations
 
@@ -26,40 +37,43 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from core.corpus.targets import attribute_loss, targets
+from core.conditional_vae import build, load
 from plugins.gan.model import Discriminator, GANConfig, Generator
 
 DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,
-            "diversity_weight": 1.0, "diversity_cap": 0.1, "hard_negatives": 0.5,
-            "attribute_weight": 1.0}
+            "diversity_weight": 1.0, "diversity_cap": 1.0, "hard_negatives": 0.5,
+            "repeats": 16}
 
 
 class GANTrainer:
     def __init__(self, train_config: Any, model_config: dict[str, Any] | None) -> None:
         saved = model_config or {}
         extra = dict(getattr(train_config, "extra", {}) or {})
-        cfg = GANConfig.from_dict(saved["gan"] if "gan" in saved else extra)
-        if cfg.image_size != 32:
-            from core.errors import UserError
+        if "autoencoder" in saved:
+            autoencoder = build(saved["autoencoder"])    # its weights come with the run
+            scramble = saved.get("scramble_colours", False)
+        else:
+            from core.checkpoint import weights_dir
 
-            raise UserError(f"the GAN's networks work at 32x32 (image_size=32), got {cfg.image_size}")
+            folder = extra.get("autoencoder") or weights_dir("vae")
+            autoencoder, vae_saved = load(folder, learned_prior=False)
+            scramble = vae_saved.get("scramble_colours", False)
+        autoencoder.eval().requires_grad_(False)
+        vae_cfg = autoencoder.cfg
+        sizes = {"latent_dim": vae_cfg.z_dim, "cond_dim": vae_cfg.cond_dim}
+        cfg = GANConfig.from_dict({**(saved.get("gan") or extra), **sizes})
         self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
                       **{k: v for k, v in extra.items() if k in DEFAULTS}}
-        self.config = {"gan": cfg.to_dict(), **self.hyper,
-                       **({"init_from": extra["init_from"]} if extra.get("init_from") and not saved else {}),
-                       **({"init_from": saved["init_from"]} if "init_from" in saved else {})}
+        self.config = {"gan": cfg.to_dict(), "autoencoder": vae_cfg.to_dict(),
+                       "scramble_colours": scramble, **self.hyper}
         self.cfg = cfg
         self.generator = Generator(cfg)
-        discriminator = Discriminator(cfg)
-        self.initialised_from = None if saved else extra.get("init_from")
-        if self.initialised_from:
-            self._load_weights(str(self.initialised_from), discriminator)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        if self.initialised_from:
-            self._load_weights(str(self.initialised_from), None, ema=True)
+        discriminator = Discriminator(cfg)
         self.modules: dict[str, torch.nn.Module] = {"generator": self.generator,
                                                     "discriminator": discriminator}
-        self.frozen: dict[str, torch.nn.Module] = {"generator_ema": self.ema}
+        self.frozen: dict[str, torch.nn.Module] = {"generator_ema": self.ema,
+                                                   "autoencoder": autoencoder}
         lr = float(train_config.lr)
         self.optimizers = {
             "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.0, 0.9)),
@@ -68,59 +82,70 @@ class GANTrainer:
         }
         self.accelerator: Any = None
 
+    @torch.no_grad()
+    def _posterior(self, batch: dict[str, Any]) -> tuple[torch.Tensor, ...]:
+        """The captions' conditions and the pictures' posterior and prior
+        statistics, as the autoencoder was trained to see the pictures."""
+        from core.conditional_vae.colours import rotate_colours
+
+        autoencoder = self.frozen["autoencoder"]
+        x, text = batch["image"], batch["text"]
+        if x.shape[-1] != autoencoder.cfg.resolution:
+            x = F.interpolate(x, size=autoencoder.cfg.resolution, mode="area")
+        scramble = self.config["scramble_colours"]
+        if scramble:
+            x = rotate_colours(x, torch.ones(x.shape[0], dtype=torch.bool, device=x.device),
+                               about_border=scramble == "border")
+        c = autoencoder.condition(text.tokens, text.mask, text.pooled)
+        return (c, *autoencoder.encoder(x, c), *autoencoder.prior(c))
+
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
+        c, mu_q, logvar_q, mu_p, logvar_p = self._posterior(batch)
+        other = self._wrong_captions(batch["caption"], batch["text"].pooled)
+        differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
+                                for i, j in enumerate(other)], device=c.device)
+        logged: dict[str, list[float]] = {}
+        for _ in range(max(1, int(self.hyper["repeats"]))):
+            z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
+            real = (z - mu_p) * (-0.5 * logvar_p).exp()
+            for name, value in self._update(real, c, other, differs, step).items():
+                logged.setdefault(name, []).append(value)
+        return {name: sum(values) / len(values) for name, values in logged.items()}
+
+    def _update(self, real: torch.Tensor, c: torch.Tensor, other: torch.Tensor,
+                differs: torch.Tensor, step: int) -> dict[str, float]:
         generator, discriminator = self.modules["generator"], self.modules["discriminator"]
         g_opt, d_opt = self.optimizers["generator"], self.optimizers["discriminator"]
-        text = batch["text"]
-        words = (text.tokens, text.mask, text.pooled)
-        x = batch["image"]
-        if x.shape[-1] != self.cfg.image_size:
-            x = F.interpolate(x, size=self.cfg.image_size, mode="area")
-        x = x * 2 - 1
-        n = x.shape[0]
-        other = self._wrong_captions(batch["caption"], text.pooled)
-        differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
-                                for i, j in enumerate(other)], device=x.device)
-
-        # Generated pictures come in pairs that share a caption (rows i and i + half),
+        n = real.shape[0]
+        # Generated latents come in pairs that share a caption (rows i and i + half),
         # so the diversity term below can compare two noises for one prompt.
         half = (n + 1) // 2
-        pair = torch.arange(n, device=x.device) % half
-        fake_words = tuple(t[pair] for t in words)
-        z = torch.randn(n, self.cfg.z_dim, device=x.device)
-        fake = generator(z, *fake_words)
+        pair = torch.arange(n, device=real.device) % half
+        fake_c = c[pair]
+        noise = torch.randn(n, self.cfg.z_dim, device=real.device)
+        fake = generator(noise, fake_c)
 
         # Discriminator: real + own caption up, generated and wrong-caption down.
-        # One generated batch serves both updates (as in the DCGAN reference code).
-        real_score, wrong_score, real_attributes = discriminator(x, *words, mismatch=other)
-        fake_score, _, _ = discriminator(fake.detach(), *fake_words)
+        real_score, wrong_score = discriminator(real, c, mismatch=other)
+        fake_score, _ = discriminator(fake.detach(), fake_c)
         wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
         weight = float(self.hyper["mismatch_weight"])
         d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
                   + weight * wrong_loss)
-        labelled = batch.get("attributes") is not None and real_attributes is not None
-        aux_weight = float(self.hyper["attribute_weight"]) if labelled else 0.0
-        if aux_weight:
-            read_real = attribute_loss(real_attributes, targets(batch["attributes"], from_claim=False))
-            d_loss = d_loss + aux_weight * read_real
         self.accelerator.backward(d_loss)
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
 
-        # Generator: make the (updated) discriminator score its pictures, with their
+        # Generator: make the (updated) discriminator score its latents, with their
         # captions, as real; and keep two noises for one caption apart (the
         # diversity-sensitive term of Yang et al. 2019): a discriminator that sees
-        # one picture at a time cannot tell that the generator ignores its noise.
-        g_score, _, fake_attributes = discriminator(fake, *fake_words)
-        second = torch.arange(half, n, device=x.device)
+        # one latent at a time cannot tell that the generator ignores its noise.
+        g_score, _ = discriminator(fake, fake_c)
+        second = torch.arange(half, n, device=real.device)
         first = pair[second]
-        spread = ((fake[first] - fake[second]).abs().mean(dim=(1, 2, 3))
-                  / (z[first] - z[second]).abs().mean(1)).clamp(max=float(self.hyper["diversity_cap"]))
+        spread = ((fake[first] - fake[second]).abs().mean(1)
+                  / (noise[first] - noise[second]).abs().mean(1)).clamp(max=float(self.hyper["diversity_cap"]))
         g_loss = -g_score.mean() - float(self.hyper["diversity_weight"]) * spread.mean()
-        if aux_weight:
-            claimed = targets([batch["attributes"][int(i)] for i in pair], from_claim=True)
-            read_fake = attribute_loss(fake_attributes, claimed)
-            g_loss = g_loss + aux_weight * read_fake
         self.accelerator.backward(g_loss)
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
@@ -128,28 +153,11 @@ class GANTrainer:
         self._update_ema(step)
         return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
                 "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
-                "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean()),
-                **({"read_real": float(read_real.detach()), "read_fake": float(read_fake.detach())}
-                   if aux_weight else {})}
-
-    def _load_weights(self, folder: str, discriminator: Any, ema: bool = False) -> None:
-        """Start from another run's weights (``--set init_from=runs/gan``): the
-        networks must have the same shapes; parts that run lacks (a new head)
-        keep their fresh initialisation."""
-        from core.checkpoint import read_checkpoint
-
-        state = read_checkpoint(folder, backend="gan").state_dicts
-        if ema:
-            self.ema.load_state_dict(state.get("generator_ema", state["generator"]))
-            return
-        self.generator.load_state_dict(state["generator"])
-        missing, unexpected = discriminator.load_state_dict(state["discriminator"], strict=False)
-        if unexpected or any(not k.startswith("attributes.") for k in missing):
-            raise ValueError(f"{folder}: discriminator does not fit ({missing + unexpected})")
+                "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
 
     @torch.no_grad()
     def _wrong_captions(self, captions: list[str], pooled: torch.Tensor) -> torch.Tensor:
-        """For each image, the row whose caption serves as its mismatched negative.
+        """For each picture, the row whose caption serves as its mismatched negative.
 
         Half of them are the batch's nearest other caption by pooled embedding
         ("a green triangle on a white background" for "a white triangle on a
@@ -168,8 +176,6 @@ class GANTrainer:
     def _update_ema(self, step: int) -> None:
         # A short effective horizon early on, so the EMA is not stuck near the random init.
         decay = min(float(self.hyper["ema_decay"]), (1 + step) / (10 + step))
-        if self.initialised_from:
-            decay = float(self.hyper["ema_decay"])     # the EMA came with the weights
         trained = self._unwrap(self.modules["generator"])
         for ema_p, p in zip(self.ema.parameters(), trained.parameters()):
             ema_p.lerp_(p.detach(), 1 - decay)
@@ -178,6 +184,6 @@ class GANTrainer:
         return self.accelerator.unwrap_model(module) if self.accelerator else module
 
     def sample(self, prompts: list[str], seed: int) -> list[Image.Image]:
-        from plugins.gan.sampling import generate_images
+        from plugins.gan.sampling import GANModel, generate_images
 
-        return generate_images(self.ema, prompts, seed)
+        return generate_images(GANModel(self.ema, self.frozen["autoencoder"]), prompts, seed)
