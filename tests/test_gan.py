@@ -1,6 +1,7 @@
-"""The GAN backend end to end: real training steps on the corpus, save, reload,
-generate with seeds and truncation, interpolate; the shipped weights through
-the pipeline; clear errors for bad parameters and missing weights."""
+"""The GAN backend end to end: real training steps on the corpus over a tiny
+trained VAE's latents, save, reload, generate with seeds and truncation,
+interpolate; the shipped weights through the pipeline; clear errors for bad
+parameters and missing weights or autoencoder."""
 from __future__ import annotations
 
 import json
