@@ -243,26 +243,41 @@ class ConditionalVAE(nn.Module):
                     posterior: tuple | None, prior_dropout: float) -> dict[str, Any]:
         if posterior is None:
             with torch.no_grad():
-                c = self.condition(tokens, mask, pooled, drop)
-                posterior = (c, *self.encoder(seen, c), *self.prior(c))
+                posterior = self.posterior(seen, self.condition(tokens, mask, pooled, drop))
         c, mu_q, logvar_q, mu_p, logvar_p = posterior
-        z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
         if self.diffusion is not None:
-            whitened = (z - mu_p) * (-0.5 * logvar_p).exp()
-            loss = self.diffusion.loss(whitened, c, prior_dropout)
+            loss = self.diffusion.loss(self.whitened_sample(posterior), c, prior_dropout)
         else:
+            z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
             loss = -self.flow.log_prob(z, c, mu_p, logvar_p)
         return {"prior_loss": loss, "posterior": posterior}
+
+    def posterior(self, seen: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(c, mu_q, logvar_q, mu_p, logvar_p)``: the posterior of the pictures ``seen``
+        and the Gaussian prior, both under the conditions ``c``."""
+        return (c, *self.encoder(seen, c), *self.prior(c))
+
+    @staticmethod
+    def whitened_sample(posterior: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """A sample of ``posterior`` in the Gaussian prior's whitened coordinates,
+        ``u = (z - mu_p) / sigma_p``: the space the diffusion prior and the GAN model."""
+        _, mu_q, logvar_q, mu_p, logvar_p = posterior
+        z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
+        return (z - mu_p) * (-0.5 * logvar_p).exp()
+
+    def from_whitened(self, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The latent ``z = mu_p(c) + u sigma_p(c)`` for whitened coordinates ``u``."""
+        mu_p, logvar_p = self.prior(c)
+        return mu_p + u * (0.5 * logvar_p).exp()
 
     def latent(self, c: torch.Tensor, noise: torch.Tensor, guidance: float = 1.0) -> torch.Tensor:
         """The prior's latent for standard-normal ``noise`` (through the flow or the
         diffusion model when there is one; ``guidance`` applies to the latter)."""
-        mu_p, logvar_p = self.prior(c)
         if self.flow is not None:
-            return self.flow.sample(noise, c, mu_p, logvar_p)
+            return self.flow.sample(noise, c, *self.prior(c))
         if self.diffusion is not None:        # it works in the Gaussian's whitened coordinates
             noise = self.diffusion.sample(noise, c, self.cfg.diffusion_steps, guidance)
-        return mu_p + noise * (0.5 * logvar_p).exp()
+        return self.from_whitened(noise, c)
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, generator: torch.Generator | None = None,

@@ -102,5 +102,4 @@ class Discriminator(nn.Module):
 
 def decode(autoencoder: nn.Module, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Whitened latents -> 64x64 pictures in [0, 1] through the autoencoder."""
-    mu_p, logvar_p = autoencoder.prior(c)
-    return autoencoder.decoder(mu_p + u * (0.5 * logvar_p).exp(), c)
+    return autoencoder.decoder(autoencoder.from_whitened(u, c), c)

@@ -97,18 +97,17 @@ class GANTrainer:
         if scramble:
             x = rotate_colours(x, torch.ones(x.shape[0], dtype=torch.bool, device=x.device),
                                about_border=scramble == "border")
-        c = autoencoder.condition(text.tokens, text.mask, text.pooled)
-        return (c, *autoencoder.encoder(x, c), *autoencoder.prior(c))
+        return autoencoder.posterior(x, autoencoder.condition(text.tokens, text.mask, text.pooled))
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
-        c, mu_q, logvar_q, mu_p, logvar_p = self._posterior(batch)
+        posterior = self._posterior(batch)
+        c = posterior[0]
         other = self._wrong_captions(batch["caption"], batch["text"].pooled)
         differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
                                 for i, j in enumerate(other)], device=c.device)
         logged: dict[str, list[float]] = {}
         for _ in range(max(1, int(self.hyper["repeats"]))):
-            z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
-            real = (z - mu_p) * (-0.5 * logvar_p).exp()
+            real = self.frozen["autoencoder"].whitened_sample(posterior)
             for name, value in self._update(real, c, other, differs, step).items():
                 logged.setdefault(name, []).append(value)
         return {name: sum(values) / len(values) for name, values in logged.items()}
