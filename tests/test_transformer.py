@@ -1,5 +1,5 @@
-"""The transformer backend end to end: both training stages through the core
-loop on the real corpus, the tokenizer round trip, seeded sampling, the shipped
+"""The transformer backend end to end: the training stages (tokenizer, merge,
+prior) through the core loop on the real corpus, the tokenizer round trip, seeded sampling, the shipped
 weights through the pipeline, and clear refusals."""
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ PRIOR_OPTIONS = {"local": 1, "code_features": 1, "target_softness": 0.03, "edge_
 SHIPPED = has_checkpoint(ASSETS_DIR / "transformer")
 
 
-def run(out, steps, resume=False, **extra):
+def run(out, steps, resume=False, init=None, **extra):
     config = TrainConfig("transformer", "procedural:all", steps=steps, out=str(out), batch_size=4,
-                         lr=3e-3, resolution=64, sample_every=0, resume=resume, extra=extra)
+                         lr=3e-3, resolution=64, sample_every=0, resume=resume, init=init, extra=extra)
     return train(config, TransformerGenerator(), echo=False)
 
 
@@ -39,9 +39,11 @@ def logged_losses(folder):
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory):
     """A tiny tokenizer, then a tiny prior on it; each run 2 steps, saved, then
-    resumed to 4 steps, so every saved state can be compared with the next."""
+    resumed to 4 steps, so every saved state can be compared with the next.
+    Then the prior's codes merged into 4 groups (2 steps), and 2 steps of the
+    prior on the merged codes."""
     root = tmp_path_factory.mktemp("transformer")
-    tok, prior = root / "tok", root / "prior"
+    tok, prior, merge, merged_prior = root / "tok", root / "prior", root / "merge", root / "merged_prior"
     states = {}
     run(tok, 2, stage="tokenizer", **TINY_TOKENIZER)
     states["tok@2"] = read_checkpoint(tok).state_dicts
@@ -51,7 +53,11 @@ def stages(tmp_path_factory):
     states["prior@2"] = read_checkpoint(prior).state_dicts
     run(prior, 4, resume=True)
     states["prior@4"] = read_checkpoint(prior).state_dicts
-    return {"tok": tok, "prior": prior, "states": states}
+    run(merge, 2, init=str(prior), stage="merge", merged=4)
+    states["merge@2"] = read_checkpoint(merge).state_dicts
+    run(merged_prior, 2, init=str(merge), stage="prior")
+    states["merged_prior@2"] = read_checkpoint(merged_prior).state_dicts
+    return {"tok": tok, "prior": prior, "merge": merge, "merged_prior": merged_prior, "states": states}
 
 
 def changed(before, after, key):
@@ -88,6 +94,64 @@ def test_prior_stage_trains_the_prior_and_keeps_the_tokenizer(stages):
     assert config["model"]["prior"]["local"] == 1 and config["model"]["target_softness"] == 0.03
     records = logged_losses(stages["prior"])
     assert all(math.isfinite(r["loss"]) and 0 <= r["accuracy"] <= 1 for r in records)
+
+
+def test_merge_stage_merges_codes_and_tunes_only_the_decoder(stages):
+    states = stages["states"]
+    before, after = states["prior@4"], states["merge@2"]
+    for key, value in before["tokenizer"].items():       # encoder and codebook kept, decoder tuned
+        assert torch.equal(value, after["tokenizer"][key]) != key.startswith("decoder."), key
+    for key, value in before["prior"].items():           # the prior rides along untouched
+        assert torch.equal(value, after["prior"][key]), key
+    code_map = after["tokenizer"]["code_map"]
+    assert len(torch.unique(code_map)) == 4 and torch.equal(code_map[torch.unique(code_map)],
+                                                            torch.unique(code_map))  # groups map to themselves
+    config = read_checkpoint(stages["merge"]).config
+    assert config["model"]["stage"] == "merge" and config["model"]["tokenizer"]["merged"] == 4
+    assert all(1 <= r["codes_used"] <= 4 for r in logged_losses(stages["merge"]))
+
+
+def test_prior_on_merged_codes_draws_only_merged_codes(stages, monkeypatch):
+    from plugins.transformer import load_model
+    from plugins.transformer.sampling import generate_images
+
+    states = stages["states"]
+    assert changed(states["merge@2"]["prior"], states["merged_prior@2"]["prior"], "head.weight")
+    model = load_model(stages["merged_prior"])
+    drawn = []
+    decode = model.tokenizer.decode
+    monkeypatch.setattr(model.tokenizer, "decode", lambda codes: drawn.append(codes) or decode(codes))
+    images = generate_images(model.prior, model.tokenizer, ["a red circle", "two green squares"], seed=3)
+    assert len(images) == 2 and images[0].size == (64, 64)
+    allowed = set(torch.unique(model.tokenizer.code_map).tolist())
+    assert set(torch.unique(drawn[0]).tolist()) <= allowed
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights")
+def test_merging_the_shipped_codebook_keeps_pictures_faithful():
+    """The shipped tokenizer's 512 codes merged into 64 groups (before any
+    decoder tuning): held-out corpus pictures still reconstruct to what their
+    captions say."""
+    from core.checker import check
+    from core.corpus.dataset import image_to_tensor, make_sample
+    from core.trained import to_images
+    from plugins.transformer import load_model
+    from plugins.transformer.tokenizer import TokenizerConfig, VQTokenizer
+
+    shipped = load_model(ASSETS_DIR / "transformer").tokenizer
+    tokenizer = VQTokenizer(TokenizerConfig.from_dict({**shipped.cfg.to_dict(), "merged": 64}))
+    tokenizer.load_state_dict(shipped.state_dict(), strict=False)
+    tokenizer.merge_codes()
+    assert int(tokenizer.used_codes().sum()) == 64
+    samples = [make_sample(family, 777, i, paraphrase_p=0) for family in ("shapes", "landscapes")
+               for i in range(24)]
+    pixels = torch.stack([image_to_tensor(s.image) for s in samples])
+    with torch.no_grad():
+        codes = tokenizer.encode(pixels)
+        pictures = to_images(tokenizer.decode(codes))
+    assert set(torch.unique(codes).tolist()) <= set(torch.unique(tokenizer.code_map).tolist())
+    passed = [all(check(p, s.scene.claim).values()) for p, s in zip(pictures, samples)]
+    assert np.mean(passed) >= 0.75
 
 
 def test_code_looks_spread_targets_over_codes_that_paint_alike():
@@ -147,6 +211,10 @@ def test_stages_are_refused_without_what_they_need(tmp_path, stages):
         run(tmp_path / "none", 1)
     with pytest.raises(UserError, match="not a checkpoint folder"):
         run(tmp_path / "prior", 1, stage="prior", tokenizer=str(tmp_path / "missing"))
+    with pytest.raises(UserError, match="--init"):
+        run(tmp_path / "merge", 1, stage="merge", merged=4)
+    with pytest.raises(UserError, match="merged=K"):
+        run(tmp_path / "merge", 1, init=str(stages["tok"]), stage="merge", merged=16)
     with pytest.raises(UnavailableError, match="only a tokenizer"):
         TransformerGenerator(weights=stages["tok"]).generate(GenerateRequest("a red circle"), no_progress)
 

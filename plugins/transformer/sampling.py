@@ -64,13 +64,15 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
         drop = torch.cat([no_caption, torch.ones_like(no_caption)])
     else:
         drop = no_caption
+    unused = ~tokenizer.used_codes()      # codes merged into others: never drawn
     for step in range(steps):
         logits = prior(torch.cat([codes] * 2) if guided else codes, text_tokens, text_mask, drop)
         if guided:
             conditional, unconditional = logits.float().chunk(2)
             scale = guidance * (step + 1) / steps if ramp else guidance
             logits = conditional + scale * (conditional - unconditional)
-        log_probs = _restrict(logits.float(), top_k).log_softmax(-1).cpu()
+        logits = logits.float().masked_fill(unused, -math.inf)
+        log_probs = _restrict(logits, top_k).log_softmax(-1).cpu()
         noise = torch.stack([_gumbel((total, vocab), g) for g in generators])
         choice = log_probs.argmax(-1) if temperature <= 0 else (log_probs / temperature + noise).argmax(-1)
         confidence = log_probs.gather(-1, choice[..., None])[..., 0]

@@ -31,6 +31,7 @@ class TokenizerConfig:
     codebook_size: int = 512
     ema_decay: float = 0.99
     commitment: float = 0.25
+    merged: int = 0         # > 0: codes merged into this many groups (``VQTokenizer.merge_codes``)
 
     @property
     def grid(self) -> int:
@@ -107,6 +108,23 @@ class Codebook(nn.Module):
             self.unused_steps[dead] = 0
 
 
+def _kmeans(points: torch.Tensor, weight: torch.Tensor, k: int, iterations: int) -> torch.Tensor:
+    """Weighted k-means (k-means++ seeding with a fixed generator) -> (k, D) centres."""
+    device = points.device
+    generator = torch.Generator().manual_seed(0)
+    points, weight = points.double().cpu(), weight.double().cpu()
+    centres = points[torch.multinomial(weight, 1, generator=generator)]
+    for _ in range(1, k):
+        distance = torch.cdist(points, centres).min(1).values.pow(2) * weight
+        centres = torch.cat([centres, points[torch.multinomial(distance + 1e-12, 1, generator=generator)]])
+    for _ in range(iterations):
+        group = torch.cdist(points, centres).argmin(1)
+        total = torch.zeros_like(centres).index_add_(0, group, points * weight[:, None])
+        mass = torch.zeros(k, dtype=points.dtype).index_add_(0, group, weight)
+        centres = torch.where(mass[:, None] > 0, total / mass.clamp(min=1e-12)[:, None], centres)
+    return centres.float().to(device)
+
+
 class VQTokenizer(nn.Module):
     def __init__(self, cfg: TokenizerConfig) -> None:
         super().__init__()
@@ -119,6 +137,9 @@ class VQTokenizer(nn.Module):
             ResBlock(w3), nn.SiLU(),
             nn.Conv2d(w3, cfg.code_dim, 1))
         self.codebook = Codebook(cfg.codebook_size, cfg.code_dim, cfg.ema_decay)
+        if cfg.merged:
+            # code -> the code that stands for its group (identity until merge_codes)
+            self.register_buffer("code_map", torch.arange(cfg.codebook_size))
         self.decoder = nn.Sequential(
             nn.Conv2d(cfg.code_dim, w3, 3, padding=1),
             ResBlock(w3), ResBlock(w3), nn.SiLU(),
@@ -133,7 +154,44 @@ class VQTokenizer(nn.Module):
         """(B, 3, R, R) pixels in [0, 1] -> (B, R/4, R/4) code indices."""
         z = self._latents(x)
         b, d, h, w = z.shape
-        return self.codebook.nearest(z.permute(0, 2, 3, 1).reshape(-1, d)).view(b, h, w)
+        codes = self.codebook.nearest(z.permute(0, 2, 3, 1).reshape(-1, d))
+        if self.cfg.merged:
+            codes = self.code_map[codes]
+        return codes.view(b, h, w)
+
+    def used_codes(self) -> torch.Tensor:
+        """(codebook_size,) bool: the codes ``encode`` can return."""
+        used = torch.zeros(self.cfg.codebook_size, dtype=torch.bool, device=self.codebook.embedding.device)
+        if not self.cfg.merged:
+            return used.fill_(True)
+        return used.index_fill_(0, self.code_map, True)
+
+    @torch.no_grad()
+    def merge_codes(self, iterations: int = 50) -> None:
+        """Merge the codebook into ``cfg.merged`` groups of nearby code vectors
+        (k-means weighted by how often each code is used, seeded, so the same
+        codebook always gives the same groups); each group is then encoded as
+        its most used code.
+
+        Why: a 512-code book spends many codes on one look (a flat colour gets
+        several; an edge gets one per place it can run through its 4x4 patch),
+        and which of them the encoder picks follows details no prior can see.
+        Measured on the tokenizer shipped before merging (a lookup table from
+        each token's four neighbouring codes to its own, built on 3,000 corpus
+        pictures, tried on 400 others): with 512 codes the neighbours predict
+        71 % of flat tokens and 7 % of edge tokens; merged into 64 groups, 92 %
+        and 38 %, while held-out pictures still reconstruct to what their
+        captions say (shapes PSNR 30.3 -> 28.0 dB before the decoder is tuned
+        to the merged codes)."""
+        vectors, weight = self.codebook.embedding, self.codebook.cluster_size.clamp(min=1e-6)
+        centres = _kmeans(vectors, weight, self.cfg.merged, iterations)
+        group = torch.cdist(vectors, centres).argmin(1)
+        representative = torch.zeros(self.cfg.merged, dtype=torch.long, device=vectors.device)
+        for g in range(self.cfg.merged):
+            members = (group == g).nonzero().flatten()
+            if len(members):
+                representative[g] = members[weight[members].argmax()]
+        self.code_map.copy_(representative[group])
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """(B, H, W) code indices -> (B, 3, 4H, 4W) pixels in [0, 1] (unclamped)."""

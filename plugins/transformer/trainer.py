@@ -1,5 +1,5 @@
 """The transformer backend's side of the training protocol (``core.training``),
-in two stages through the one core loop:
+in stages through the one core loop:
 
 ``--set stage=tokenizer``
     trains the VQ-VAE alone on pixels: L1 + squared error (L1 keeps edges
@@ -10,9 +10,15 @@ in two stages through the one core loop:
     freezes the tokenizer of checkpoint ``RUN`` and trains the masked token
     transformer on its codes, with captions dropped ``caption_dropout`` of the
     time so that sampling can use classifier-free guidance.
+``--set stage=merge --set merged=K --init RUN``
+    merges the codes of RUN's tokenizer into K groups (``VQTokenizer.merge_codes``)
+    and fine-tunes its decoder to paint pictures from the merged codes; encoder
+    and codebook stay. A prior in RUN is carried along untouched, so that a prior
+    stage ``--init`` from this run goes on from it on the merged codes.
 
-The prior stage saves both modules, so its checkpoint folder is everything
-generation needs (what ships in ``assets/transformer/``).
+The prior and merge stages save every module they hold, so a prior run's
+checkpoint folder is everything generation needs (what ships in
+``assets/transformer/``).
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from torch.nn import functional as F
 from core.errors import UserError
 from plugins.transformer.tokenizer import TokenizerConfig, VQTokenizer
 
-STAGES = ("tokenizer", "prior")
+STAGES = ("tokenizer", "prior", "merge")
 DEFAULTS = {"caption_dropout": 0.1, "lr_warmup": 200, "weight_decay": 0.01, "lr_floor": 0.1,
             "edge_weight": 1.0, "target_softness": 0.0, "edge_token_weight": 1.0}
 
@@ -35,10 +41,12 @@ class TransformerTrainer:
     def __init__(self, train_config: Any, model_config: dict[str, Any] | None) -> None:
         saved = model_config or {}
         extra = dict(getattr(train_config, "extra", {}) or {})
-        stage = str(saved.get("stage") or extra.get("stage") or "")
+        # --set stage wins over a saved one: a run started with --init goes on to the next stage
+        stage = str(extra.get("stage") or saved.get("stage") or "")
         if stage not in STAGES:
-            raise UserError("the transformer backend trains in two stages: pass --set stage=tokenizer, "
-                            "then --set stage=prior --set tokenizer=<the tokenizer run's folder>")
+            raise UserError("the transformer backend trains in stages: pass --set stage=tokenizer, "
+                            "then --set stage=prior --set tokenizer=<the tokenizer run's folder> "
+                            "(optionally between them --set stage=merge --init <the tokenizer run>)")
         self.stage = stage
         self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
                       **{k: v for k, v in extra.items() if k in DEFAULTS}}
@@ -53,11 +61,15 @@ class TransformerTrainer:
             self.modules: dict[str, torch.nn.Module] = {"tokenizer": self.tokenizer}
             self.config = {"stage": stage, "tokenizer": tok_cfg.to_dict(), **self.hyper}
             self._last_batch: torch.Tensor | None = None
-        else:
+            trained = self.tokenizer.parameters()
+        elif stage == "prior":
             self._init_prior(train_config, saved, extra)
+            trained = self.prior.parameters()
+        else:
+            self._init_merge(saved, extra)
+            trained = self.tokenizer.decoder.parameters()
         self.optimizers = {"adam": torch.optim.AdamW(
-            self.modules[stage].parameters(), lr=self.base_lr, betas=(0.9, 0.99),
-            weight_decay=self.hyper["weight_decay"])}
+            trained, lr=self.base_lr, betas=(0.9, 0.99), weight_decay=self.hyper["weight_decay"])}
 
     def _init_prior(self, train_config: Any, saved: dict[str, Any], extra: dict[str, Any]) -> None:
         from plugins.transformer.prior import MaskedPrior, PriorConfig
@@ -83,6 +95,27 @@ class TransformerTrainer:
                        "prior": prior_cfg.to_dict(), **self.hyper}
         self.looks = CodeLooks(tok_cfg.codebook_size, float(self.hyper["target_softness"]),
                                float(self.hyper["edge_token_weight"]))
+
+    def _init_merge(self, saved: dict[str, Any], extra: dict[str, Any]) -> None:
+        from plugins.transformer.prior import MaskedPrior, PriorConfig
+
+        if "tokenizer" not in saved:
+            raise UserError("--set stage=merge merges the codes of a trained tokenizer: pass "
+                            "--init <a tokenizer or prior run folder>")
+        groups = int(extra.get("merged") or saved["tokenizer"].get("merged") or 0)
+        if not 2 <= groups < int(saved["tokenizer"]["codebook_size"]):
+            raise UserError(f"--set merged=K: K groups, between 2 and the codebook size "
+                            f"({saved['tokenizer']['codebook_size']}); got {groups}")
+        tok_cfg = TokenizerConfig.from_dict({**saved["tokenizer"], "merged": groups})
+        self.tokenizer = VQTokenizer(tok_cfg)
+        self.tokenizer.encoder.requires_grad_(False)
+        self.modules = {"tokenizer": self.tokenizer}
+        self.config = {"stage": "merge", "tokenizer": tok_cfg.to_dict(), **self.hyper}
+        if "prior" in saved:
+            self.frozen = {"prior": MaskedPrior(PriorConfig.from_dict(saved["prior"])).requires_grad_(False)}
+            self.config["prior"] = saved["prior"]
+        self._merged = False
+        self._last_batch = None
 
     # ------------------------------------------------------------------ steps
 
@@ -115,21 +148,44 @@ class TransformerTrainer:
             x = F.interpolate(x, size=resolution, mode="area")
         if self.stage == "tokenizer":
             return self._tokenizer_step(x, step)
+        if self.stage == "merge":
+            return self._merge_step(x, step)
         return self._prior_step(x, batch["text"], step)
+
+    def _pixel_loss(self, x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        mse = F.mse_loss(x_hat, x)
+        edges = edge_loss(x_hat, x)
+        loss = F.l1_loss(x_hat, x) + mse + float(self.hyper["edge_weight"]) * edges
+        return loss, {"psnr": 10 * math.log10(1 / max(float(mse.detach()), 1e-10)),
+                      "edges": float(edges.detach())}
 
     def _tokenizer_step(self, x: torch.Tensor, step: int) -> dict[str, float]:
         model = self.modules["tokenizer"]
         out = model(x)
-        mse = F.mse_loss(out["x_hat"], x)
-        edges = edge_loss(out["x_hat"], x)
-        loss = (F.l1_loss(out["x_hat"], x) + mse + float(self.hyper["edge_weight"]) * edges
-                + self.tokenizer.cfg.commitment * out["commitment"])
+        loss, figures = self._pixel_loss(out["x_hat"], x)
+        loss = loss + self.tokenizer.cfg.commitment * out["commitment"]
         self._optimise(loss, model, step)
         self._last_batch = x[:8].detach()
         used = len(torch.unique(out["codes"]))
-        return {"loss": float(loss.detach()), "psnr": 10 * math.log10(1 / max(float(mse.detach()), 1e-10)),
-                "edges": float(edges.detach()), "commitment": float(out["commitment"].detach()),
+        return {"loss": float(loss.detach()), **figures, "commitment": float(out["commitment"].detach()),
                 "codes_used": used, "lr": self.learning_rate(step)}
+
+    def _merge_step(self, x: torch.Tensor, step: int) -> dict[str, float]:
+        model = self.modules["tokenizer"]
+        tokenizer = self.accelerator.unwrap_model(model) if self.accelerator else model
+        if not self._merged:
+            # Here, not in __init__: --init loads the weights after the trainer is built.
+            # The grouping depends only on the frozen codebook, so a resumed run
+            # recomputes the same one.
+            tokenizer.merge_codes()
+            self._merged = True
+        with torch.no_grad():
+            codes = tokenizer.encode(x)
+        loss, figures = self._pixel_loss(tokenizer.decode(codes), x)
+        self._optimise(loss, model, step)
+        self._last_batch = x[:8].detach()
+        return {"loss": float(loss.detach()), **figures, "codes_used": len(torch.unique(codes)),
+                "lr": self.learning_rate(step)}
 
     def _prior_step(self, x: torch.Tensor, text: Any, step: int) -> dict[str, float]:
         from plugins.transformer.prior import mask_tokens
@@ -162,7 +218,7 @@ class TransformerTrainer:
         from plugins.transformer.sampling import generate_images, to_images
 
         unwrap = self.accelerator.unwrap_model if self.accelerator else (lambda m: m)
-        if self.stage == "tokenizer":
+        if self.stage in ("tokenizer", "merge"):
             if self._last_batch is None:
                 return [Image.new("RGB", (64, 64), "grey")] * len(prompts)
             tokenizer = unwrap(self.modules["tokenizer"])
