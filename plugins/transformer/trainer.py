@@ -172,7 +172,7 @@ class TransformerTrainer:
 
     def _merge_step(self, x: torch.Tensor, step: int) -> dict[str, float]:
         model = self.modules["tokenizer"]
-        tokenizer = self.accelerator.unwrap_model(model) if self.accelerator else model
+        tokenizer = self._unwrap(model)
         if not self._merged:
             # Here, not in __init__: --init loads the weights after the trainer is built.
             # The grouping depends only on the frozen codebook, so a resumed run
@@ -217,14 +217,16 @@ class TransformerTrainer:
         the captions under them in the grid do not apply)."""
         from plugins.transformer.sampling import generate_images, to_images
 
-        unwrap = self.accelerator.unwrap_model if self.accelerator else (lambda m: m)
         if self.stage in ("tokenizer", "merge"):
             if self._last_batch is None:
                 return [Image.new("RGB", (64, 64), "grey")] * len(prompts)
-            tokenizer = unwrap(self.modules["tokenizer"])
+            tokenizer = self._unwrap(self.modules["tokenizer"])
             recon = tokenizer.decode(tokenizer.encode(self._last_batch))
             return to_images(recon)[:len(prompts)]
-        return generate_images(unwrap(self.modules["prior"]), self.tokenizer, prompts, seed)
+        return generate_images(self._unwrap(self.modules["prior"]), self.tokenizer, prompts, seed)
+
+    def _unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(module) if self.accelerator else module
 
 
 def edge_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
