@@ -29,6 +29,9 @@ FORMAT = 1
 CONFIG_FILE = "config.json"
 RESUME_DIR = "resume"
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+# No shipped file may exceed 10 MB (the repo's rule, and what a Space takes without LFS);
+# an export splits a larger module into files of at most this many bytes of tensors.
+MAX_FILE_BYTES = 9_900_000
 
 
 @dataclass
@@ -84,9 +87,18 @@ def read_checkpoint(path: str | Path, backend: str | None = None) -> Checkpoint:
         raise UnavailableError(f"{config_path} is not a readable checkpoint config ({exc})") from None
     if backend is not None and config.get("backend") != backend:
         raise UnavailableError(f"{path} holds a {config.get('backend')!r} checkpoint, not {backend!r}")
-    state_dicts = {name: load_safetensors(path / f"{name}.safetensors")
-                   for name in config.get("modules", [])}
+    state_dicts = {}
+    for name in config.get("modules", []):
+        state_dicts[name] = {}
+        for file in module_files(name, config.get("shards", {}).get(name, 1)):
+            state_dicts[name].update(load_safetensors(path / file))
     return Checkpoint(path, config, state_dicts)
+
+
+def module_files(name: str, shards: int) -> list[str]:
+    """A module's weight files: ``<name>.safetensors``, then ``<name>-2.safetensors``
+    and so on when an export split it (see ``MAX_FILE_BYTES``)."""
+    return [f"{name}.safetensors"] + [f"{name}-{i}.safetensors" for i in range(2, shards + 1)]
 
 
 def write_weights(path: str | Path, config: dict[str, Any],
@@ -155,27 +167,56 @@ def export_checkpoint(run: str | Path, target: str | Path, modules: list[str] | 
     ``assets/<backend>/``): ``config.json`` and the chosen modules' weights, in
     float16 when ``half`` (loaders cast back to float32), without optimizer
     state or samples. Returns a summary with each file's size."""
-    import torch
-    from safetensors.torch import save_file
-
     checkpoint = read_checkpoint(run)
     names = modules or list(checkpoint.config.get("modules", []))
     unknown = sorted(set(names) - set(checkpoint.state_dicts))
     if unknown:
         raise UnavailableError(f"{run} has no module(s) {', '.join(unknown)}; it has "
                                f"{', '.join(sorted(checkpoint.state_dicts))}")
+    sizes = write_export(target, checkpoint.config, {name: checkpoint.state_dicts[name] for name in names}, half)
+    return {"run": str(run), "target": str(target), "step": checkpoint.step, "files": sizes}
+
+
+def write_export(target: str | Path, config: dict[str, Any], state_dicts: "dict[str, dict[str, torch.Tensor]]",
+                 half: bool = True) -> dict[str, int]:
+    """Write ``config.json`` (``config`` with its ``modules`` and ``dtype`` set) and one
+    ``<name>.safetensors`` per state dict into ``target``, floats in float16 when
+    ``half``, each file atomically. Returns each file's size."""
+    import torch
+    from safetensors.torch import save_file
+
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    sizes = {}
-    for name in names:
+    sizes, shards = {}, {}
+    for name, state in state_dicts.items():
         tensors = {k: (v.to(torch.float16) if half and v.is_floating_point() else v).contiguous()
-                   for k, v in checkpoint.state_dicts[name].items()}
-        path = target / f"{name}.safetensors"
-        _atomic(path, lambda tmp, t=tensors: save_file(t, str(tmp)))
-        sizes[path.name] = path.stat().st_size
-    config = {**checkpoint.config, "modules": names, "dtype": "float16" if half else "float32"}
+                   for k, v in state.items()}
+        parts = _split(tensors)
+        for file, part in zip(module_files(name, len(parts)), parts):
+            _atomic(target / file, lambda tmp, t=part: save_file(t, str(tmp)))
+            sizes[file] = (target / file).stat().st_size
+        for stale in module_files(name, 99)[len(parts):]:       # shards of an earlier, larger export
+            (target / stale).unlink(missing_ok=True)
+        if len(parts) > 1:
+            shards[name] = len(parts)
+    config = {**{k: v for k, v in config.items() if k != "shards"}, "modules": list(state_dicts),
+              "dtype": "float16" if half else "float32", **({"shards": shards} if shards else {})}
     _atomic(target / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(config, indent=2) + "\n"))
-    return {"run": str(run), "target": str(target), "step": checkpoint.step, "files": sizes}
+    return sizes
+
+
+def _split(tensors: "dict[str, torch.Tensor]") -> "list[dict[str, torch.Tensor]]":
+    """Tensors in their order, cut into parts of at most ``MAX_FILE_BYTES`` each."""
+    parts: list[dict] = [{}]
+    size = 0
+    for key, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if parts[-1] and size + nbytes > MAX_FILE_BYTES:
+            parts.append({})
+            size = 0
+        parts[-1][key] = tensor
+        size += nbytes
+    return parts
 
 
 def can_resume(path: str | Path) -> bool:

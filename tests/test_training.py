@@ -80,6 +80,31 @@ def test_a_run_is_not_overwritten_and_resume_needs_a_run(tmp_path):
         train(tiny_config(tmp_path / "y", 0), VAEGenerator(), echo=False)
 
 
+def test_an_export_splits_a_module_over_the_file_limit_and_reads_it_back_whole(tmp_path, monkeypatch):
+    """No weight file may pass ``MAX_FILE_BYTES``: an export cuts a larger module
+    into ``<name>.safetensors``, ``<name>-2.safetensors``, ... and reading the
+    export joins them; a later export in one file removes the stale parts."""
+    import torch
+
+    import core.checkpoint as ckpt
+    from plugins.vae import load_model
+
+    train(tiny_config(tmp_path / "base", 1), VAEGenerator(), echo=False)
+    whole = read_checkpoint(tmp_path / "base").state_dicts["vae"]
+    limit = sum(v.numel() * 2 for v in whole.values()) // 3 + 1        # float16 bytes / 3
+    monkeypatch.setattr(ckpt, "MAX_FILE_BYTES", limit)
+    export_checkpoint(tmp_path / "base", tmp_path / "export")
+    files = sorted(p.name for p in (tmp_path / "export").glob("vae*.safetensors"))
+    assert len(files) >= 3 and all((tmp_path / "export" / f).stat().st_size <= limit + 20_000 for f in files)
+    joined = read_checkpoint(tmp_path / "export").state_dicts["vae"]
+    assert joined.keys() == whole.keys() and all(torch.equal(whole[k].half(), joined[k]) for k in whole)
+    load_model(tmp_path / "export")                     # the generator's loader reads every part
+    monkeypatch.setattr(ckpt, "MAX_FILE_BYTES", 10**9)
+    export_checkpoint(tmp_path / "base", tmp_path / "export")
+    assert [p.name for p in (tmp_path / "export").glob("vae*.safetensors")] == ["vae.safetensors"]
+    assert "shards" not in read_checkpoint(tmp_path / "export").config
+
+
 def test_init_starts_a_new_run_from_exported_weights(tmp_path):
     train(tiny_config(tmp_path / "base", 3), VAEGenerator(), echo=False)
     export_checkpoint(tmp_path / "base", tmp_path / "export")          # float16, like assets/
