@@ -112,6 +112,28 @@ def test_a_run_carries_its_autoencoder_and_needs_no_vae_folder_to_generate(autoe
     assert all(np.array_equal(a, b) for a, b in zip(before, arrays(fresh.generate(request, no_progress))))
 
 
+def test_a_gan_over_an_autoencoder_whose_decoder_reads_the_tokens(autoencoder, tmp_path):
+    """The shipped VAE's decoder reads the prompt's tokens (cross-attention): a GAN
+    trained over such an autoencoder (the default one) passes them on when it
+    generates, reproducibly, and when it interpolates between two prompts."""
+    from plugins.vae import VAEGenerator
+
+    tuned, run = tmp_path / "tuned", tmp_path / "gan"
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(tuned), batch_size=4, lr=1e-2,
+                      resolution=64, sample_every=0, init=str(autoencoder),
+                      extra={"stage": "decoder", "decoder_attention": True}), VAEGenerator(), echo=False)
+    train(TrainConfig("gan", "procedural:all", steps=1, out=str(run), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, extra={**TINY, "autoencoder": str(tuned)}),
+          GANGenerator(), echo=False)
+    generator = GANGenerator(weights=run)
+    assert generator.model().autoencoder.cfg.decoder_attention
+    request = GenerateRequest("a red circle on a blue background", n=2, seed=4, params={"size": 64})
+    pictures = arrays(generator.generate(request, no_progress))
+    assert all(np.array_equal(a, b) for a, b in zip(pictures, arrays(generator.generate(request, no_progress))))
+    frames = generator.interpolate("a red circle on a blue background", "a desert at sunset", 4, 1, frames=3)
+    assert np.array_equal(np.asarray(frames[0]), pictures[0])
+
+
 def test_a_missing_autoencoder_is_a_clear_error(tmp_path):
     from plugins.gan.trainer import GANTrainer
 

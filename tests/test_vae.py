@@ -111,7 +111,7 @@ def test_an_encoder_that_reads_the_prompt_trains_saves_and_reconstructs(tmp_path
     model = load_model(out)
     assert model.cfg.encoder_condition
     x = image_tensor(Image.new("RGB", (64, 64), (200, 40, 40)), 64, torch.device("cpu"))
-    c = condition(model, ["a red square on a white background", "a sunset over the mountains"])
+    c, _ = condition(model, ["a red square on a white background", "a sunset over the mountains"])
     mu, _ = model.encoder(x.expand(2, -1, -1, -1), c)
     assert not torch.allclose(mu[0], mu[1])
     upload = Image.new("RGB", (64, 64), (20, 90, 200))
@@ -372,3 +372,75 @@ def test_the_shipped_diffusion_prior_draws_single_objects_the_gaussian_prior_doe
     assert passed["diffusion"]["single_object"] >= 0.6
     assert passed["diffusion"]["single_object"] >= passed["gaussian"]["single_object"] + 0.4
     assert passed["diffusion"]["colour"] >= passed["gaussian"]["colour"]
+
+
+def test_the_decoder_stage_adds_cross_attention_and_tunes_only_the_decoder(tmp_path):
+    """``--set stage=decoder --set decoder_attention=true`` from a VAE with a
+    diffusion prior: the cross-attention starts as a no-op (the same pixels as the
+    decoder without it), only decoder weights change through core's loop, and the
+    prior comes along bit for bit (the latents it was fitted to are unchanged).
+    Interpolation's blend of two prompts' tokens is each prompt at its ends. A
+    decoder stage without --init is refused."""
+    from core.conditional_vae.model import ConditionalVAE, TokenContext, VAEConfig
+    from core.errors import UserError
+    from plugins.vae import load_model
+    from plugins.vae.sampling import condition
+    from plugins.vae.trainer import VAETrainer
+
+    vae, prior, tuned = tmp_path / "vae", tmp_path / "prior", tmp_path / "tuned"
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(vae), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, extra=TINY), VAEGenerator(), echo=False)
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(prior), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, init=str(vae),
+                      extra={"diffusion_width": 16, "diffusion_steps": 4, "prior_repeats": 1}),
+          VAEGenerator(), echo=False)
+    base = load_model(prior)
+    widened = ConditionalVAE(VAEConfig.from_dict({**base.cfg.to_dict(), "decoder_attention": True})).eval()
+    assert widened.load_state_dict(base.state_dict(), strict=False).unexpected_keys == []
+    prompts = ["a red triangle to the left of a green square", ""]
+    c, context = condition(widened, prompts)
+    assert context is not None and condition(base, prompts)[1] is None
+    noise = torch.randn(2, base.cfg.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(base.decoder(noise, c), widened.decoder(noise, c, context))
+
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(tuned), batch_size=4, lr=1e-2,
+                      resolution=64, sample_every=0, init=str(prior),
+                      extra={"stage": "decoder", "decoder_attention": True}), VAEGenerator(), echo=False)
+    before, after = read_checkpoint(prior).state_dicts["vae"], read_checkpoint(tuned).state_dicts["vae"]
+    assert all(torch.equal(v, after[k]) for k, v in before.items() if not k.startswith("decoder."))
+    assert any(not torch.equal(v, after[k]) for k, v in before.items() if k.startswith("decoder."))
+    assert any(k.startswith("diffusion.") for k in after)
+    model = load_model(tuned)
+    assert model.cfg.decoder_attention and float(model.decoder.attention["3"].out.weight.detach().abs().sum()) > 0
+    c, context = condition(model, ["a red circle on a blue background", "a desert at sunset"])
+    t = torch.tensor([[0.0], [1.0]])
+    blended = TokenContext.blend(context.rows(slice(0, 1)), context.rows(slice(1, 2)), t)
+    with torch.no_grad():
+        ends = model.decoder(noise, (1 - t) * c[0] + t * c[1], blended)
+        assert torch.allclose(ends, model.decoder(noise, c, context), atol=1e-5)
+    # --resume goes on tuning the decoder; --init from these weights fits the prior as before
+    saved = read_checkpoint(tuned).model_config
+    assert VAETrainer(TrainConfig("vae", resume=True), saved).stage == "decoder"
+    assert VAETrainer(TrainConfig("vae", init=str(tuned)), saved).fits_prior
+    with pytest.raises(UserError, match="--init"):
+        train(TrainConfig("vae", "procedural:all", steps=1, out=str(tmp_path / "no_init"), batch_size=2,
+                          lr=1e-3, resolution=64, sample_every=0, extra={**TINY, "stage": "decoder"}),
+              VAEGenerator(), echo=False)
+
+
+def test_object_weights_fall_on_what_differs_from_the_border_colour():
+    """``object_weight``: the decoder stage's loss weighs an object's pixels, found as
+    those off the picture's border colour, that many times a background pixel's."""
+    from PIL import ImageDraw
+
+    from plugins.vae.sampling import image_tensor
+    from plugins.vae.trainer import object_weights
+
+    picture = Image.new("RGB", (64, 64), (30, 60, 200))
+    ImageDraw.Draw(picture).rectangle([20, 24, 35, 39], fill=(220, 30, 30))
+    weights = object_weights(image_tensor(picture, 64, torch.device("cpu")), 5.0)[0, 0]
+    square = torch.zeros(64, 64, dtype=torch.bool)
+    square[24:40, 20:36] = True
+    assert torch.all(weights[square] == 5) and torch.all(weights[~square] == 1)
+

@@ -4,7 +4,9 @@
     image x --Encoder--> q(z | x [, c])  = N(mu_q, sigma_q)
     c       --Prior----> p(z | c)        = N(mu_p, sigma_p)       (a learned, text-conditional prior)
                          [--Flow or Diffusion--> reshaped to where pictures' latents lie, when fitted]
-    (z, c)  --Decoder--> x_hat           (FiLM-conditioned on c at every scale)
+    (z, c)  --Decoder--> x_hat           (FiLM-conditioned on c at every scale;
+                                          with ``decoder_attention``, each position also
+                                          reads the prompt's token states)
 
 Training minimises  recon(x, x_hat) + beta * KL(q(z|x) || p(z|c)),  beta annealed
 from 0 (see ``plugins.vae.trainer``). Generation samples z from the prior of the
@@ -23,7 +25,7 @@ training step affordable on a CPU.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -54,6 +56,10 @@ class VAEConfig:
     diffusion_width: int = 0
     diffusion_depth: int = 3
     diffusion_steps: int = 25       # DDIM steps per sample
+    # Cross-attention from the decoder's feature maps (8, 16 and 32 px) to the prompt's token
+    # states, so each object can take the colour its own words give it: one vector c binds
+    # two colours to two places badly (measured in assets/vae/MODEL_CARD.md).
+    decoder_attention: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +86,24 @@ class TextConditioner(nn.Module):
         scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
         attended = torch.einsum("bqt,btd->bqd", scores.softmax(-1), values)  # B, Q, 128
         return self.mlp(torch.cat([attended.flatten(1), pooled], dim=1))
+
+
+class TokenContext(NamedTuple):
+    """What the decoder's cross-attention reads: token states (B, T, 384) and a weight
+    per token (B, T): 1 for a prompt's tokens, 0 for padding and dropped captions,
+    fractions to blend two prompts (interpolation)."""
+    states: torch.Tensor
+    weights: torch.Tensor
+
+    def rows(self, index: torch.Tensor | slice) -> "TokenContext":
+        return TokenContext(self.states[index], self.weights[index])
+
+    @staticmethod
+    def blend(a: "TokenContext", b: "TokenContext", t: torch.Tensor) -> "TokenContext":
+        """Single-prompt contexts ``a`` and ``b`` weighted (1 - t) : t, one row per t."""
+        states = torch.cat([a.states[0], b.states[0]])[None].expand(len(t), -1, -1)
+        weights = torch.cat([(1 - t) * a.weights[0], t * b.weights[0]], dim=1)
+        return TokenContext(states, weights)
 
 
 def conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -153,8 +177,55 @@ def _icnr(layer: nn.Conv2d, scale: int) -> None:
         layer.bias.copy_(layer.bias.view(out_channels, scale ** 2).mean(1).repeat_interleave(scale ** 2))
 
 
+class CrossAttention(nn.Module):
+    """Each position of a feature map attends over the prompt's tokens, residually;
+    zero-initialised, so it starts as the decoder without it and can be added to
+    trained weights. A row without tokens (a dropped caption) reads a learned
+    "nothing" slot instead. Rows with tokens cannot: offered to them, the slot was
+    where every position looked (99 % of the attention after 2,000 steps), and the
+    tokens went unread."""
+
+    def __init__(self, channels: int, dim: int = 64, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(8, channels)
+        self.query = nn.Conv2d(channels, dim, 1)
+        self.text_norm = nn.LayerNorm(TEXT_DIM)
+        # Keys and values each see a token and its two neighbours, so "square" in "a white
+        # square" carries "white": a position drawing a square can find its colour in one look.
+        self.key, self.value = (nn.Conv1d(TEXT_DIM, dim, 3, padding=1) for _ in range(2))
+        self.nothing = nn.Parameter(torch.zeros(2, dim))          # its key and value
+        self.out = nn.Conv2d(dim, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor, context: TokenContext) -> torch.Tensor:
+        b, _, height, width = h.shape
+        states, weights = context
+        # Padding (and a blend's unweighted prompt) reads as zeros to its neighbours.
+        states = (self.text_norm(states) * (weights > 0)[..., None]).transpose(1, 2)
+        keys = torch.cat([self.nothing[0].expand(b, 1, -1), self.key(states).transpose(1, 2)], dim=1)
+        values = torch.cat([self.nothing[1].expand(b, 1, -1), self.value(states).transpose(1, 2)], dim=1)
+        tokenless = (weights.sum(1, keepdim=True) == 0).to(weights.dtype)
+        weights = torch.cat([tokenless, weights], dim=1)
+        # Softmax over tokens weighted w: exp(score) * w = exp(score + log w).
+        bias = torch.where(weights > 0, weights.clamp_min(1e-12).log(), float("-inf"))
+        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)   # noqa: E731
+        query = self.query(self.norm(h)).flatten(2).transpose(1, 2)           # B, HW, dim
+        read = F.scaled_dot_product_attention(split(query), split(keys), split(values),
+                                              attn_mask=bias[:, None, None, :])
+        read = read.transpose(1, 2).flatten(2).transpose(1, 2).view(b, -1, height, width)
+        return h + self.out(read)
+
+
+def no_context(like: torch.Tensor) -> TokenContext:
+    """No tokens to read (only the "nothing" slot): as a dropped caption."""
+    return TokenContext(like.new_zeros(like.shape[0], 1, TEXT_DIM), like.new_zeros(like.shape[0], 1))
+
+
 class Decoder(nn.Module):
-    """(z, c) -> 64x64 image in [0, 1]: 4 -> 8 -> 16 -> 32, then a sub-pixel 2x."""
+    """(z, c[, token context]) -> 64x64 image in [0, 1]: 4 -> 8 -> 16 -> 32, then a
+    sub-pixel 2x."""
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
@@ -170,13 +241,18 @@ class Decoder(nn.Module):
             FiLMBlock(w, w, cfg.cond_dim),            # 32
         ])
         self.upsample_after = {0, 1, 3}               # block indices followed by a 2x upsample
+        # Cross-attention after the last block at 8, 16 and 32 px (keyed by block index).
+        self.attention = nn.ModuleDict({str(i): CrossAttention(self.blocks[i].conv.out_channels)
+                                        for i in (1, 3, 5)}) if cfg.decoder_attention else None
         self.to_rgb = nn.Sequential(conv(w, 12), nn.PixelShuffle(2))    # 32 -> 64, 3 channels
         _icnr(self.to_rgb[0], 2)
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor, context: TokenContext | None = None) -> torch.Tensor:
         h = self.start(torch.cat([z, c], dim=1)).view(z.shape[0], -1, self.side, self.side)
         for i, block in enumerate(self.blocks):
             h = block(h, c)
+            if self.attention is not None and str(i) in self.attention:
+                h = self.attention[str(i)](h, context if context is not None else no_context(h))
             if i in self.upsample_after:
                 h = F.interpolate(h, scale_factor=2, mode="nearest")
         return torch.sigmoid(self.to_rgb(h))
@@ -210,6 +286,15 @@ class ConditionalVAE(nn.Module):
     def unconditioned(self, batch: int) -> torch.Tensor:
         return self.null_condition.expand(batch, -1)
 
+    def context(self, tokens: torch.Tensor, mask: torch.Tensor,
+                drop: torch.Tensor | None = None) -> TokenContext | None:
+        """The token states the decoder's cross-attention reads (None without it);
+        rows where ``drop`` is True read none, as their c is the "no caption" one."""
+        if self.decoder.attention is None:
+            return None
+        keep = mask if drop is None else mask & ~drop[:, None]
+        return TokenContext(tokens, keep.to(tokens.dtype))
+
     def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                 pooled: torch.Tensor, drop: torch.Tensor | None = None,
                 from_prior: bool = False, encoder_input: torch.Tensor | None = None,
@@ -228,14 +313,15 @@ class ConditionalVAE(nn.Module):
         if fit_prior:
             return self._prior_loss(seen, tokens, mask, pooled, drop, posterior, prior_dropout)
         c = self.condition(tokens, mask, pooled, drop)
+        context = self.context(tokens, mask, drop)
         mu_q, logvar_q = self.encoder(seen, c)
         mu_p, logvar_p = self.prior(c)
         z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp()
-        x_hat = self.decoder(z, c)
+        x_hat = self.decoder(z, c, context)
         kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1)
         out = {"x_hat": x_hat, "kl": kl.sum(1), "mu": mu_q, "c": c}
         if from_prior:
-            out["x_prior"] = self.decoder(mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp(), c)
+            out["x_prior"] = self.decoder(mu_p + torch.randn_like(mu_p) * (0.5 * logvar_p).exp(), c, context)
         return out
 
     def _prior_loss(self, seen: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
@@ -281,13 +367,15 @@ class ConditionalVAE(nn.Module):
 
     @torch.no_grad()
     def generate(self, c: torch.Tensor, generator: torch.Generator | None = None,
-                 temperature: float = 1.0, guidance: float = 1.0) -> torch.Tensor:
+                 temperature: float = 1.0, guidance: float = 1.0,
+                 context: TokenContext | None = None) -> torch.Tensor:
         noise = torch.randn((c.shape[0], self.cfg.z_dim), generator=generator, device="cpu")
-        return self.decoder(self.latent(c, temperature * noise.to(c.device), guidance), c)
+        return self.decoder(self.latent(c, temperature * noise.to(c.device), guidance), c, context)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, c: torch.Tensor, spread: float = 0.0,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+                    generator: torch.Generator | None = None,
+                    context: TokenContext | None = None) -> torch.Tensor:
         """Decode the posterior mean of ``x`` (``spread`` > 0: a variation drawn that
         many posterior standard deviations around it)."""
         mu_q, logvar_q = self.encoder(x, c)
@@ -295,4 +383,4 @@ class ConditionalVAE(nn.Module):
         if spread > 0:
             noise = torch.randn(mu_q.shape, generator=generator, device="cpu").to(mu_q.device)
             z = mu_q + spread * noise * (0.5 * logvar_q).exp().clamp(min=0.05)
-        return self.decoder(z, c)
+        return self.decoder(z, c, context)

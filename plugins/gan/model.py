@@ -28,6 +28,7 @@ be, but it is learned by reconstruction and not trained here.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -100,6 +101,7 @@ class Discriminator(nn.Module):
         return matched, wrong
 
 
-def decode(autoencoder: nn.Module, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """Whitened latents -> 64x64 pictures in [0, 1] through the autoencoder."""
-    return autoencoder.decoder(autoencoder.from_whitened(u, c), c)
+def decode(autoencoder: nn.Module, u: torch.Tensor, c: torch.Tensor, context: Any = None) -> torch.Tensor:
+    """Whitened latents -> 64x64 pictures in [0, 1] through the autoencoder (whose
+    decoder may also read the prompt's tokens, ``context``)."""
+    return autoencoder.decoder(autoencoder.from_whitened(u, c), c, context)

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from core.conditional_vae.model import TokenContext
 from core.trained import to_images
 from plugins.gan.model import Generator, decode
 
@@ -23,12 +24,14 @@ class GANModel(nn.Module):
         self.generator, self.autoencoder = generator, autoencoder
         self.cfg = generator.cfg
 
-    def synthesize(self, noise: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Noise + conditioning vector -> pictures in [0, 1] (interpolation moves both)."""
-        return decode(self.autoencoder, self.generator(noise, c), c)
+    def synthesize(self, noise: torch.Tensor, c: torch.Tensor, context: TokenContext | None = None
+                   ) -> torch.Tensor:
+        """Noise + conditioning vector (+ the tokens the decoder reads) -> pictures in
+        [0, 1] (interpolation moves all of them)."""
+        return decode(self.autoencoder, self.generator(noise, c), c, context)
 
 
-def condition(model: GANModel, prompts: Sequence[str]) -> torch.Tensor:
+def condition(model: GANModel, prompts: Sequence[str]) -> tuple[torch.Tensor, TokenContext | None]:
     from core.text_encoder import encode
 
     device = next(model.parameters()).device
@@ -37,7 +40,9 @@ def condition(model: GANModel, prompts: Sequence[str]) -> torch.Tensor:
     distinct = list(dict.fromkeys(p if p.strip() else "." for p in prompts))
     text = encode(distinct).to(device)
     rows = torch.tensor([distinct.index(p if p.strip() else ".") for p in prompts], device=device)
-    return model.autoencoder.condition(text.tokens, text.mask, text.pooled)[rows]
+    context = model.autoencoder.context(text.tokens, text.mask)
+    return (model.autoencoder.condition(text.tokens, text.mask, text.pooled)[rows],
+            None if context is None else context.rows(rows))
 
 
 def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> torch.Tensor:
@@ -57,9 +62,9 @@ def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> t
 def generate_images(model: GANModel, prompts: Sequence[str], seed: int = 0,
                     truncation: float = NO_TRUNCATION) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed, truncation) give the same pixels."""
-    c = condition(model, prompts)
+    c, context = condition(model, prompts)
     z = noise(len(prompts), model.cfg.z_dim, seed, truncation).to(c.device)
-    return to_images(model.synthesize(z, c))
+    return to_images(model.synthesize(z, c, context))
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -75,9 +80,11 @@ def interpolate(model: GANModel, prompt_a: str, prompt_b: str, seed_a: int, seed
                 frames: int = 16, truncation: float = NO_TRUNCATION) -> list[Image.Image]:
     """Walk from (prompt_a, seed_a) to (prompt_b, seed_b): the conditioning moves
     linearly, the noise spherically."""
-    c = condition(model, [prompt_a, prompt_b])
+    c, context = condition(model, [prompt_a, prompt_b])
     za, zb = (noise(1, model.cfg.z_dim, s, truncation)[0] for s in (seed_a, seed_b))
     t = torch.linspace(0, 1, frames)[:, None]
     z = slerp(za, zb, t).to(c.device)
     t = t.to(c.device)
-    return to_images(model.synthesize(z, (1 - t) * c[0] + t * c[1]))
+    if context is not None:
+        context = TokenContext.blend(context.rows(slice(0, 1)), context.rows(slice(1, 2)), t)
+    return to_images(model.synthesize(z, (1 - t) * c[0] + t * c[1], context))

@@ -51,7 +51,8 @@ def reconstruction_psnr(model: Any, n: int = 512, seed: int = HELD_OUT_SEED,
         samples = [make_sample("all", seed, i) for i in range(start, min(n, start + batch))]
         x = torch.stack([image_to_tensor(s.image) for s in samples]).to(device)
         for mode, prompts in (("captioned", [s.caption for s in samples]), ("uncaptioned", [""] * len(samples))):
-            decoded = to_images(model.reconstruct(x, condition(model, prompts)))
+            c, context = condition(model, prompts)
+            decoded = to_images(model.reconstruct(x, c, context=context))
             for sample, image in zip(samples, decoded):
                 scores[mode].setdefault(sample.family, []).append(psnr(np.asarray(sample.image), np.asarray(image)))
     out: dict[str, Any] = {"n": n, "seed": seed}
@@ -74,8 +75,9 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
     device = next(model.parameters()).device
     samples = [make_sample("shapes", seed, i) for i in range(n)]
     x = torch.stack([image_to_tensor(s.image) for s in samples]).to(device)
-    c = torch.cat([condition(model, [s.caption for s in samples[i:i + batch]])
-                   for i in range(0, n, batch)])
+    batches = range(0, n, batch)
+    conditions = [condition(model, [s.caption for s in samples[i:i + batch]]) for i in batches]
+    c = torch.cat([c for c, _ in conditions])
     mu = torch.cat([model.encoder(x[i:i + batch], c[i:i + batch])[0] for i in range(0, n, batch)])
     # Each picture's latent handed to another picture of the same caption kind.
     rng = np.random.default_rng(seed)
@@ -88,7 +90,8 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
     out: dict[str, Any] = {"n": n, "seed": seed}
     for name, z in (("own_latent", mu), ("swapped_latent", mu[torch.as_tensor(swapped, device=device)]),
                     ("prior_sample", prior)):
-        images = to_images(model.decoder(z, c))
+        images = to_images(torch.cat([model.decoder(z[i:i + batch], c[i:i + batch], context)
+                                      for i, (_, context) in zip(batches, conditions)]))
         passed: dict[str, list[bool]] = {}
         for sample, image in zip(samples, images):
             for category, ok in check(image, sample.scene.claim).items():

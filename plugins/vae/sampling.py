@@ -7,18 +7,19 @@ from typing import Sequence
 import torch
 from PIL import Image
 
-from core.conditional_vae.model import ConditionalVAE
+from core.conditional_vae.model import ConditionalVAE, TokenContext
 from core.trained import to_images
 
 
-def condition(model: ConditionalVAE, prompts: Sequence[str]) -> torch.Tensor:
-    """Conditioning vectors of ``prompts``; an empty prompt means "no caption"."""
+def condition(model: ConditionalVAE, prompts: Sequence[str]) -> tuple[torch.Tensor, TokenContext | None]:
+    """Conditioning vectors of ``prompts`` and the token context the decoder reads
+    (None for a decoder without cross-attention); an empty prompt means "no caption"."""
     from core.text_encoder import encode
 
     device = next(model.parameters()).device
     text = encode([p if p.strip() else "." for p in prompts]).to(device)
     empty = torch.tensor([not p.strip() for p in prompts], device=device)
-    return model.condition(text.tokens, text.mask, text.pooled, empty)
+    return model.condition(text.tokens, text.mask, text.pooled, empty), model.context(text.tokens, text.mask, empty)
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -31,8 +32,8 @@ def generate_images(model: ConditionalVAE, prompts: Sequence[str], seed: int = 0
     """One image per prompt; the same (prompts, seed) give the same pixels.
     ``guidance`` is the diffusion prior's classifier-free guidance (no effect on
     the other priors)."""
-    c = condition(model, prompts)
-    return to_images(model.generate(c, _generator(seed), temperature, guidance))
+    c, context = condition(model, prompts)
+    return to_images(model.generate(c, _generator(seed), temperature, guidance, context))
 
 
 def image_tensor(image: Image.Image, resolution: int, device: torch.device) -> torch.Tensor:
@@ -49,8 +50,8 @@ def variations(model: ConditionalVAE, image: Image.Image, prompt: str, n: int, s
     ``spread`` is 0, variations around it otherwise."""
     device = next(model.parameters()).device
     x = image_tensor(image, model.cfg.resolution, device).expand(n, -1, -1, -1)
-    c = condition(model, [prompt] * n)
-    return to_images(model.reconstruct(x, c, spread, _generator(seed)))
+    c, context = condition(model, [prompt] * n)
+    return to_images(model.reconstruct(x, c, spread, _generator(seed), context))
 
 
 @torch.no_grad()
@@ -58,7 +59,7 @@ def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int
                 frames: int = 16, guidance: float = 1.0) -> list[Image.Image]:
     """Walk from (prompt_a, seed_a) to (prompt_b, seed_b): the prompt's
     conditioning and the prior sample move together, spherically for the noise."""
-    c = condition(model, [prompt_a, prompt_b])
+    c, context = condition(model, [prompt_a, prompt_b])
     noise = torch.stack([torch.randn(model.cfg.z_dim, generator=_generator(s)) for s in (seed_a, seed_b)])
     noise = noise.to(c.device)
     t = torch.linspace(0, 1, frames, device=c.device)[:, None]
@@ -68,4 +69,6 @@ def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int
         eps = noise[0].expand(frames, -1)
     else:
         eps = (torch.sin((1 - t) * omega) * noise[0] + torch.sin(t * omega) * noise[1]) / torch.sin(omega)
-    return to_images(model.decoder(model.latent(cs, eps, guidance), cs))
+    if context is not None:
+        context = TokenContext.blend(context.rows(slice(0, 1)), context.rows(slice(1, 2)), t)
+    return to_images(model.decoder(model.latent(cs, eps, guidance), cs, context))

@@ -46,6 +46,16 @@ on). Each batch is used for ``prior_repeats`` updates, each with fresh posterior
 samples ("data echoing", Choi et al. 2019): the prior is cheap next to rendering
 and encoding a batch, and it needs many more updates than the stream gives it
 batches.
+
+``--set stage=decoder`` (with ``--init`` from a trained VAE) tunes the decoder
+alone, everything else frozen, learned prior included: the latents of every
+picture stay what they were, so the prior fitted to them (and a GAN trained in
+their space) still fits. Adding ``--set decoder_attention=true`` there gives the
+decoder its cross-attention to the prompt's tokens (zero-initialised, so the run
+starts from the decoder it had). ``object_weight`` weighs the squared error of
+pixels off the picture's border colour (its objects) that many times: an
+object's colour is a small share of the pixels, and which object takes which
+named colour is what the cross-attention is there to learn.
 """
 from __future__ import annotations
 
@@ -56,13 +66,15 @@ import torch
 from PIL import Image
 
 from core.corpus.targets import ATTRIBUTE_DIM, attribute_loss, targets
-from core.conditional_vae.colours import rotate_colours
+from core.conditional_vae.colours import border_colour, rotate_colours
 from core.conditional_vae.model import ConditionalVAE, VAEConfig
 
+STAGES = ("vae", "decoder")
 DEFAULTS = {"kl_warmup": 3000, "beta_max": 1.0, "min_sigma2": 0.0025, "caption_dropout": 0.1,
             "weight_decay": 0.0, "lr_warmup": 200, "sigma2": 0.0,
             "prior_recon": 0.0, "prior_recon_fade": None, "attribute_weight": 0.0,
-            "scramble_colours": False, "prior_repeats": 8, "prior_dropout": 0.1}
+            "scramble_colours": False, "prior_repeats": 8, "prior_dropout": 0.1,
+            "object_weight": 1.0}
 
 
 class VAETrainer:
@@ -70,12 +82,12 @@ class VAETrainer:
         saved = model_config or {}
         extra = dict(getattr(train_config, "extra", {}) or {})
         if "vae" in saved:
-            # Trained weights can gain (or lose) a flow or a diffusion prior; nothing else
-            # about their shape can change.
-            prior = {k: extra[k] for k in ("flow_layers", "flow_width", "diffusion_width",
-                                           "diffusion_depth", "diffusion_steps")
+            # Trained weights can gain (or lose) a flow or a diffusion prior, or the decoder's
+            # cross-attention; nothing else about their shape can change.
+            added = {k: extra[k] for k in ("flow_layers", "flow_width", "diffusion_width",
+                                           "diffusion_depth", "diffusion_steps", "decoder_attention")
                      if k in extra}
-            cfg = VAEConfig.from_dict({**saved["vae"], **prior})
+            cfg = VAEConfig.from_dict({**saved["vae"], **added})
         else:
             cfg = VAEConfig.from_dict({"resolution": train_config.resolution, **extra})
         if cfg.resolution % 16:
@@ -84,16 +96,29 @@ class VAETrainer:
             raise UserError(f"the VAE needs a resolution divisible by 16, got {cfg.resolution}")
         self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
                       **{k: v for k, v in extra.items() if k in DEFAULTS}}
-        self.config = {"vae": cfg.to_dict(), **self.hyper}
+        # --resume goes on with the run's stage; --init starts the stage given (by default
+        # the VAE's own, or its learned prior's when it has one), whatever made the weights.
+        resumed = saved.get("stage") if getattr(train_config, "resume", False) else None
+        self.stage = str(extra.get("stage") or resumed or "vae")
+        self.config = {"vae": cfg.to_dict(), **self.hyper, "stage": self.stage}
         self.model = ConditionalVAE(cfg)
         self.modules: dict[str, torch.nn.Module] = {"vae": self.model}
         learned_priors = {"flow": cfg.flow_layers, "diffusion": cfg.diffusion_width}
         fitted = [name for name, size in learned_priors.items() if size > 0]
-        self.fits_prior = bool(fitted)
+        self.fits_prior = bool(fitted) and self.stage != "decoder"
         # A flow or diffusion prior this run leaves out is dropped on --init: it would
         # no longer fit latents the VAE changes, or the other one replaces it.
         self.discard_on_init = tuple(f"{name}." for name, size in learned_priors.items() if not size)
-        if self.fits_prior:
+        if self.stage not in STAGES or (self.stage == "decoder" and not saved):
+            from core.errors import UserError
+
+            raise UserError(f"stage must be one of {', '.join(STAGES)}, and the decoder stage tunes "
+                            f"a trained VAE's decoder: start from its weights with --init FOLDER "
+                            f"(got stage={self.stage!r})")
+        if self.stage == "decoder":
+            for name, parameter in self.model.named_parameters():
+                parameter.requires_grad_(name.startswith("decoder."))
+        elif self.fits_prior:
             from core.errors import UserError
 
             if len(fitted) > 1:
@@ -140,7 +165,10 @@ class VAETrainer:
         prior_weight = self.prior_weight(step)
         out = model(x, text.tokens, text.mask, text.pooled, drop, from_prior=prior_weight > 0,
                     encoder_input=seen)
-        squared = (out["x_hat"] - x).pow(2).flatten(1)
+        error = (out["x_hat"] - x).pow(2)
+        squared = error.flatten(1)
+        if self.hyper["object_weight"] != 1:
+            squared = (error * object_weights(x, float(self.hyper["object_weight"]))).flatten(1)
         dims = squared.shape[1]
         sigma2 = (torch.tensor(float(self.hyper["sigma2"])) if self.hyper["sigma2"] > 0
                   else squared.mean().detach().clamp(min=self.hyper["min_sigma2"]))
@@ -159,7 +187,7 @@ class VAETrainer:
             loss = loss + float(self.hyper["attribute_weight"]) * read
             logged["attributes"] = float(read.detach())
         self._update(loss, step)
-        mse = float(squared.detach().mean())
+        mse = float(error.detach().mean())
         return {"loss": float(loss.detach()), "mse": mse, "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
                 "kl": float(out["kl"].detach().mean()), "beta": beta, **logged}
 
@@ -191,6 +219,13 @@ class VAETrainer:
 
         model = self.accelerator.unwrap_model(self.modules["vae"]) if self.accelerator else self.model
         return generate_images(model, prompts, seed)
+
+
+def object_weights(x: torch.Tensor, weight: float) -> torch.Tensor:
+    """(B, 1, H, W): ``weight`` where a pixel is off its picture's border colour (an
+    object; 0.2 summed over RGB), 1 elsewhere."""
+    off = (x - border_colour(x)).abs().sum(1, keepdim=True) > 0.2
+    return 1 + (weight - 1) * off.to(x.dtype)
 
 
 def trainable(modules: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
