@@ -444,3 +444,28 @@ def test_object_weights_fall_on_what_differs_from_the_border_colour():
     square[24:40, 20:36] = True
     assert torch.all(weights[square] == 5) and torch.all(weights[~square] == 1)
 
+
+def test_the_shipped_decoder_binds_two_named_colours_to_two_objects():
+    """The shipped decoder reads the prompt's tokens (cross-attention, tuned with
+    ``stage=decoder``): held-out two-object pictures (128, corpus seed 1000) decoded
+    from their own latents, whose colours the encoder never sees, with their
+    captions. Measured: colour 0.65, two objects 0.30; the decoder without
+    cross-attention it was tuned from: 0.51 and 0.18."""
+    from core.checker import check
+    from core.corpus.dataset import image_to_tensor, make_sample
+    from core.trained import to_images
+    from plugins.vae import load_model
+    from plugins.vae.sampling import condition
+
+    if not has_checkpoint(ASSETS_DIR / "vae"):
+        pytest.skip("no shipped VAE weights in assets/vae")
+    model = load_model(ASSETS_DIR / "vae")
+    assert model.cfg.decoder_attention
+    samples = [s for s in (make_sample("shapes", 1000, i) for i in range(1200))
+               if s.scene.claim.caption_kind == "two"][:128]
+    x = torch.stack([image_to_tensor(s.image) for s in samples])
+    c, context = condition(model, [s.caption for s in samples])
+    images = to_images(model.reconstruct(x, c, context=context))
+    results = [check(image, s.scene.claim) for image, s in zip(images, samples)]
+    assert np.mean([r["colour"] for r in results]) >= 0.58
+    assert np.mean([r["two_objects"] for r in results]) >= 0.24
