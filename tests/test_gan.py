@@ -134,6 +134,36 @@ def test_a_gan_over_an_autoencoder_whose_decoder_reads_the_tokens(autoencoder, t
     assert np.array_equal(np.asarray(frames[0]), pictures[0])
 
 
+def test_a_gan_takes_a_decoder_tuned_on_its_latent_space_and_refuses_another_vae(trained, autoencoder,
+                                                                              tmp_path):
+    """``python -m plugins.gan.swap_decoder``: the GAN's autoencoder with its decoder tuned
+    alone (the VAE's decoder stage, cross-attention added) replaces the GAN's; the
+    generator is kept and the pictures change. A VAE trained apart (another latent
+    space) is refused and nothing is written."""
+    from core.checkpoint import read_checkpoint
+    from plugins.gan.swap_decoder import swap_decoder
+    from plugins.vae import VAEGenerator
+
+    tuned, swapped = tmp_path / "tuned", tmp_path / "swapped"
+    train(TrainConfig("vae", "procedural:all", steps=2, out=str(tuned), batch_size=4, lr=1e-2,
+                      resolution=64, sample_every=0, init=str(autoencoder),
+                      extra={"stage": "decoder", "decoder_attention": True}), VAEGenerator(), echo=False)
+    swap_decoder(trained.weights_dir, tuned, swapped)
+    old, new = read_checkpoint(trained.weights_dir), read_checkpoint(swapped)
+    assert new.model_config["autoencoder"]["decoder_attention"]
+    assert all(torch.equal(v.half(), new.state_dicts["generator_ema"][k].half())
+               for k, v in old.state_dicts["generator_ema"].items())
+    request = GenerateRequest("a red circle on a blue background", n=2, seed=4, params={"size": 64})
+    assert not np.array_equal(arrays(GANGenerator(weights=swapped).generate(request, no_progress))[0],
+                              arrays(trained.generate(request, no_progress))[0])
+    apart = tmp_path / "apart"
+    train(TrainConfig("vae", "procedural:all", steps=1, out=str(apart), batch_size=2, lr=1e-3,
+                      resolution=64, sample_every=0, extra=TINY_VAE), VAEGenerator(), echo=False)
+    with pytest.raises(UserError, match="latent space"):
+        swap_decoder(trained.weights_dir, apart, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
 def test_a_missing_autoencoder_is_a_clear_error(tmp_path):
     from plugins.gan.trainer import GANTrainer
 
