@@ -449,7 +449,7 @@ def test_the_shipped_decoder_binds_two_named_colours_to_two_objects():
     """The shipped decoder reads the prompt's tokens (cross-attention, tuned with
     ``stage=decoder``): held-out two-object pictures (128, corpus seed 1000) decoded
     from their own latents, whose colours the encoder never sees, with their
-    captions. Measured: colour 0.65, two objects 0.30; the decoder without
+    captions. Measured: colour 0.73, two objects 0.32; the decoder without
     cross-attention it was tuned from: 0.51 and 0.18."""
     from core.checker import check
     from core.corpus.dataset import image_to_tensor, make_sample
@@ -467,5 +467,5 @@ def test_the_shipped_decoder_binds_two_named_colours_to_two_objects():
     c, context = condition(model, [s.caption for s in samples])
     images = to_images(model.reconstruct(x, c, context=context))
     results = [check(image, s.scene.claim) for image, s in zip(images, samples)]
-    assert np.mean([r["colour"] for r in results]) >= 0.58
+    assert np.mean([r["colour"] for r in results]) >= 0.62
     assert np.mean([r["two_objects"] for r in results]) >= 0.24
