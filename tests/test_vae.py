@@ -381,7 +381,7 @@ def test_the_decoder_stage_adds_cross_attention_and_tunes_only_the_decoder(tmp_p
     prior comes along bit for bit (the latents it was fitted to are unchanged).
     Interpolation's blend of two prompts' tokens is each prompt at its ends. A
     decoder stage without --init is refused."""
-    from core.conditional_vae.model import ConditionalVAE, TokenContext, VAEConfig
+    from core.conditional_vae.model import ConditionalVAE, VAEConfig
     from core.errors import UserError
     from plugins.vae import load_model
     from plugins.vae.sampling import condition
@@ -415,7 +415,7 @@ def test_the_decoder_stage_adds_cross_attention_and_tunes_only_the_decoder(tmp_p
     assert model.cfg.decoder_attention and float(model.decoder.attention["3"].out.weight.detach().abs().sum()) > 0
     c, context = condition(model, ["a red circle on a blue background", "a desert at sunset"])
     t = torch.tensor([[0.0], [1.0]])
-    blended = TokenContext.blend(context.rows(slice(0, 1)), context.rows(slice(1, 2)), t)
+    blended = context.blend(t)
     with torch.no_grad():
         ends = model.decoder(noise, (1 - t) * c[0] + t * c[1], blended)
         assert torch.allclose(ends, model.decoder(noise, c, context), atol=1e-5)

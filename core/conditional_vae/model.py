@@ -98,11 +98,10 @@ class TokenContext(NamedTuple):
     def rows(self, index: torch.Tensor | slice) -> "TokenContext":
         return TokenContext(self.states[index], self.weights[index])
 
-    @staticmethod
-    def blend(a: "TokenContext", b: "TokenContext", t: torch.Tensor) -> "TokenContext":
-        """Single-prompt contexts ``a`` and ``b`` weighted (1 - t) : t, one row per t."""
-        states = torch.cat([a.states[0], b.states[0]])[None].expand(len(t), -1, -1)
-        weights = torch.cat([(1 - t) * a.weights[0], t * b.weights[0]], dim=1)
+    def blend(self, t: torch.Tensor) -> "TokenContext":
+        """This two-prompt context's rows weighted (1 - t) : t, one row per t."""
+        states = torch.cat([self.states[0], self.states[1]])[None].expand(len(t), -1, -1)
+        weights = torch.cat([(1 - t) * self.weights[0], t * self.weights[1]], dim=1)
         return TokenContext(states, weights)
 
 

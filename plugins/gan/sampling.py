@@ -85,6 +85,5 @@ def interpolate(model: GANModel, prompt_a: str, prompt_b: str, seed_a: int, seed
     t = torch.linspace(0, 1, frames)[:, None]
     z = slerp(za, zb, t).to(c.device)
     t = t.to(c.device)
-    if context is not None:
-        context = TokenContext.blend(context.rows(slice(0, 1)), context.rows(slice(1, 2)), t)
+    context = None if context is None else context.blend(t)
     return to_images(model.synthesize(z, (1 - t) * c[0] + t * c[1], context))

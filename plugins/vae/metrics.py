@@ -78,7 +78,7 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
     batches = range(0, n, batch)
     conditions = [condition(model, [s.caption for s in samples[i:i + batch]]) for i in batches]
     c = torch.cat([c for c, _ in conditions])
-    mu = torch.cat([model.encoder(x[i:i + batch], c[i:i + batch])[0] for i in range(0, n, batch)])
+    mu = torch.cat([model.encoder(x[i:i + batch], c[i:i + batch])[0] for i in batches])
     # Each picture's latent handed to another picture of the same caption kind.
     rng = np.random.default_rng(seed)
     swapped = np.arange(n)

@@ -69,6 +69,5 @@ def interpolate(model: ConditionalVAE, prompt_a: str, prompt_b: str, seed_a: int
         eps = noise[0].expand(frames, -1)
     else:
         eps = (torch.sin((1 - t) * omega) * noise[0] + torch.sin(t * omega) * noise[1]) / torch.sin(omega)
-    if context is not None:
-        context = TokenContext.blend(context.rows(slice(0, 1)), context.rows(slice(1, 2)), t)
+    context = None if context is None else context.blend(t)
     return to_images(model.decoder(model.latent(cs, eps, guidance), cs, context))
