@@ -89,6 +89,47 @@ def test_training_steps_change_the_gan_and_leave_the_autoencoder_alone(autoencod
     assert [im.size for im in images] == [(64, 64), (64, 64)]
 
 
+def test_the_contrastive_term_trains_its_heads_and_moves_the_generator(autoencoder):
+    """``contrastive_weight``: the discriminator gains heads that score every latent
+    against every caption of the batch; they train, and the generator takes a
+    different step than without the term (same seed, same batch)."""
+    from accelerate import Accelerator
+
+    from core.corpus.dataset import CorpusDataset, collate
+    from core.text_encoder import encode_cached
+    from plugins.gan.trainer import GANTrainer
+
+    batch = next(iter(torch.utils.data.DataLoader(CorpusDataset("all", 0, block_size=8), batch_size=8,
+                                                  collate_fn=collate)))
+    batch["text"] = encode_cached(batch["caption"])
+    generators = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        trainer = GANTrainer(TrainConfig("gan", batch_size=8, lr=1e-3,
+                                         extra={**TINY, "autoencoder": str(autoencoder),
+                                                "contrastive_weight": weight}), None)
+        trainer.accelerator = Accelerator(cpu=True)
+        discriminator = trainer.modules["discriminator"]
+        assert hasattr(discriminator, "contrast_latent") == bool(weight)
+        heads = [p.detach().clone() for p in discriminator.contrast_latent.parameters()] if weight else []
+        losses = trainer.training_step(batch, 0)
+        assert all(math.isfinite(v) for v in losses.values())
+        assert ("g_contrast" in losses) == bool(weight)
+        if weight:
+            assert all(not torch.equal(a, b) for a, b in zip(heads, discriminator.contrast_latent.parameters()))
+        generators[weight] = [p.detach().clone() for p in trainer.modules["generator"].parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(generators[0.0], generators[1.0]))
+
+
+def test_the_contrastive_loss_does_not_count_a_repeated_caption_as_wrong():
+    from plugins.gan.trainer import _contrastive
+
+    logits = torch.tensor([[2.0, 9.0, 0.0], [0.0, 1.0, 0.0]])     # rows 0 and 1 share a caption
+    same = torch.tensor([[True, True, False], [True, True, False], [False, False, True]])
+    expected = torch.nn.functional.cross_entropy(torch.tensor([[2.0, 0.0], [1.0, 0.0]]), torch.tensor([0, 0]))
+    assert torch.allclose(_contrastive(logits, torch.tensor([0, 1]), same), expected)
+
+
 def test_a_run_carries_its_autoencoder_and_needs_no_vae_folder_to_generate(autoencoder, tmp_path):
     """The run copies the autoencoder it was trained with, so later VAE training
     (or a missing assets/vae) cannot change or break the GAN's pictures."""

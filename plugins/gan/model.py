@@ -32,9 +32,14 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
 from core.conditional_vae.diffusion import ResidualBlock
+
+
+CONTRAST_DIM = 128
+CONTRAST_TEMPERATURE = 0.1      # XMC-GAN's
 
 
 @dataclass
@@ -77,7 +82,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """(u, c) -> a realness-and-match score per latent."""
 
-    def __init__(self, cfg: GANConfig) -> None:
+    def __init__(self, cfg: GANConfig, contrastive: bool = False) -> None:
         super().__init__()
         w = cfg.d_width
         layers: list[nn.Module] = [spectral_norm(nn.Linear(cfg.latent_dim, w)), nn.LeakyReLU(0.2)]
@@ -88,17 +93,32 @@ class Discriminator(nn.Module):
         self.text = nn.Sequential(spectral_norm(nn.Linear(cfg.cond_dim, w)), nn.LeakyReLU(0.2),
                                   spectral_norm(nn.Linear(w, w)))
         self.score = spectral_norm(nn.Linear(w, 1))
+        if contrastive:
+            # Heads of the contrastive term (``forward``'s similarity), only in runs that use it
+            # (so earlier runs still resume); not spectrally normalised: their scores
+            # are cosines, bounded by construction.
+            self.contrast_latent = nn.Linear(w, CONTRAST_DIM)
+            self.contrast_text = nn.Linear(w, CONTRAST_DIM)
 
     def forward(self, u: torch.Tensor, c: torch.Tensor, mismatch: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Scores of ``u`` with its own conditions and, when ``mismatch`` (a row
-        index per latent) is given, with the conditions it points to."""
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Scores of ``u`` with its own conditions; when ``mismatch`` (a row index
+        per latent) is given, with the conditions it points to; and, with the
+        contrastive heads, the similarity of every latent (rows) with every
+        condition (columns): cosines / temperature from the discriminator's own
+        features, the logits of the cross-modal contrastive loss of XMC-GAN
+        (Zhang et al. 2021)."""
         h = self.features(u)
         realness = self.score(h).squeeze(1)
         embedding = self.text(c)
         matched = realness + (embedding * h).sum(1)
         wrong = None if mismatch is None else realness + (embedding[mismatch] * h).sum(1)
-        return matched, wrong
+        similarity = None
+        if hasattr(self, "contrast_latent"):
+            latent = F.normalize(self.contrast_latent(h), dim=1)
+            text = F.normalize(self.contrast_text(embedding), dim=1)
+            similarity = latent @ text.T / CONTRAST_TEMPERATURE
+        return matched, wrong, similarity
 
 
 def decode(autoencoder: nn.Module, u: torch.Tensor, c: torch.Tensor, context: Any = None) -> torch.Tensor:

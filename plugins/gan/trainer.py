@@ -43,7 +43,7 @@ from plugins.gan.model import Discriminator, GANConfig, Generator
 
 DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,
             "diversity_weight": 1.0, "diversity_cap": 1.0, "hard_negatives": 0.5,
-            "repeats": 16}
+            "repeats": 16, "contrastive_weight": 0.0}
 
 
 class GANTrainer:
@@ -70,7 +70,7 @@ class GANTrainer:
         self.cfg = cfg
         self.generator = Generator(cfg)
         self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        discriminator = Discriminator(cfg)
+        discriminator = Discriminator(cfg, contrastive=float(self.hyper["contrastive_weight"]) > 0)
         self.modules: dict[str, torch.nn.Module] = {"generator": self.generator,
                                                     "discriminator": discriminator}
         self.frozen: dict[str, torch.nn.Module] = {"generator_ema": self.ema,
@@ -102,18 +102,19 @@ class GANTrainer:
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
         posterior = self._posterior(batch)
         c = posterior[0]
-        other = self._wrong_captions(batch["caption"], batch["text"].pooled)
-        differs = torch.tensor([batch["caption"][i] != batch["caption"][int(j)]
-                                for i, j in enumerate(other)], device=c.device)
+        captions = batch["caption"]
+        same = torch.tensor([[a == b for b in captions] for a in captions], device=c.device)
+        other = self._wrong_captions(captions, batch["text"].pooled, same)
+        differs = ~same[torch.arange(len(captions), device=c.device), other]
         logged: dict[str, list[float]] = {}
         for _ in range(max(1, int(self.hyper["repeats"]))):
             real = self.frozen["autoencoder"].whitened_sample(posterior)
-            for name, value in self._update(real, c, other, differs, step).items():
+            for name, value in self._update(real, c, other, differs, same, step).items():
                 logged.setdefault(name, []).append(value)
         return {name: sum(values) / len(values) for name, values in logged.items()}
 
     def _update(self, real: torch.Tensor, c: torch.Tensor, other: torch.Tensor,
-                differs: torch.Tensor, step: int) -> dict[str, float]:
+                differs: torch.Tensor, same: torch.Tensor, step: int) -> dict[str, float]:
         generator, discriminator = self.modules["generator"], self.modules["discriminator"]
         g_opt, d_opt = self.optimizers["generator"], self.optimizers["discriminator"]
         n = real.shape[0]
@@ -126,12 +127,17 @@ class GANTrainer:
         fake = generator(noise, fake_c)
 
         # Discriminator: real + own caption up, generated and wrong-caption down.
-        real_score, wrong_score = discriminator(real, c, mismatch=other)
-        fake_score, _ = discriminator(fake.detach(), fake_c)
+        real_score, wrong_score, real_similarity = discriminator(real, c, mismatch=other)
+        fake_score, _, _ = discriminator(fake.detach(), fake_c)
         wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
         weight = float(self.hyper["mismatch_weight"])
         d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
                   + weight * wrong_loss)
+        contrast_weight = float(self.hyper["contrastive_weight"])
+        rows = torch.arange(n, device=real.device)
+        if contrast_weight:
+            d_contrast = _contrastive(real_similarity, rows, same)
+            d_loss = d_loss + contrast_weight * d_contrast
         self.accelerator.backward(d_loss)
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
@@ -140,23 +146,30 @@ class GANTrainer:
         # captions, as real; and keep two noises for one caption apart (the
         # diversity-sensitive term of Yang et al. 2019): a discriminator that sees
         # one latent at a time cannot tell that the generator ignores its noise.
-        g_score, _ = discriminator(fake, fake_c)
+        g_score, _, fake_similarity = discriminator(fake, fake_c)
         second = torch.arange(half, n, device=real.device)
         first = pair[second]
         spread = ((fake[first] - fake[second]).abs().mean(1)
                   / (noise[first] - noise[second]).abs().mean(1)).clamp(max=float(self.hyper["diversity_cap"]))
         g_loss = -g_score.mean() - float(self.hyper["diversity_weight"]) * spread.mean()
+        if contrast_weight:
+            # Columns are the rows' own captions, each twice (pairs share one).
+            g_contrast = _contrastive(fake_similarity, rows, same[pair][:, pair])
+            g_loss = g_loss + contrast_weight * g_contrast
         self.accelerator.backward(g_loss)
         g_opt.step()
         g_opt.zero_grad(set_to_none=True)
         d_opt.zero_grad(set_to_none=True)      # the generator's pass left gradients in D
         self._update_ema(step)
-        return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
-                "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
-                "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
+        logged = {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
+                  "real": float(real_score.detach().mean()), "fake": float(fake_score.detach().mean()),
+                  "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
+        if contrast_weight:
+            logged.update(d_contrast=float(d_contrast.detach()), g_contrast=float(g_contrast.detach()))
+        return logged
 
     @torch.no_grad()
-    def _wrong_captions(self, captions: list[str], pooled: torch.Tensor) -> torch.Tensor:
+    def _wrong_captions(self, captions: list[str], pooled: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
         """For each picture, the row whose caption serves as its mismatched negative.
 
         Half of them are the batch's nearest other caption by pooled embedding
@@ -166,7 +179,6 @@ class GANTrainer:
         other half are a random other row, for coarse mismatches."""
         n = len(captions)
         rows = torch.arange(n, device=pooled.device)
-        same = torch.tensor([[a == b for b in captions] for a in captions], device=pooled.device)
         nearest = (pooled @ pooled.T).masked_fill(same, float("-inf")).argmax(1)
         shuffled = (rows + torch.randint(1, max(n, 2), (n,), device=pooled.device)) % n
         hard = torch.rand(n, device=pooled.device) < float(self.hyper["hard_negatives"])
@@ -187,3 +199,12 @@ class GANTrainer:
         from plugins.gan.sampling import GANModel, generate_images
 
         return generate_images(GANModel(self.ema, self.frozen["autoencoder"]), prompts, seed)
+
+
+def _contrastive(logits: torch.Tensor, target: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each row's own caption (column ``target``) against the
+    batch's other captions. Columns that repeat the target's text are left out:
+    they are not wrong answers."""
+    columns = torch.arange(logits.shape[1], device=logits.device)
+    duplicate = same[target] & (columns[None, :] != target[:, None])
+    return F.cross_entropy(logits.masked_fill(duplicate, float("-inf")), target)
