@@ -270,7 +270,7 @@ def test_shipped_weights_served_through_the_pipeline(registry):
     result = pipeline.generate("a sunset over the mountains", backend="gan", n=2, seed=3,
                                params={"size": 64}, registry=registry)
     assert len(result.images) == 2 and result.images[0].size == (64, 64)
-    assert result.settings["model_version"].startswith("0.1.0+step")
+    assert result.settings["model_version"].startswith("0.2.0+step")
 
 
 @pytest.mark.skipif(not SHIPPED, reason=NO_WEIGHTS)
