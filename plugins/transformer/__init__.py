@@ -33,7 +33,8 @@ class TransformerGenerator(TrainedGenerator):
               help="Randomness of the token choices (0 always takes the likeliest)"),
         Param("top_k", "int", 0, min=0, max=1024, step=1,
               help="Sample each token among its k likeliest codes (0: all)"),
-        Param("steps", "int", 8, min=1, max=32, step=1,
+        # 24 rather than MaskGIT's usual 8: colour 0.77 -> 0.95 on the shapes set (model card).
+        Param("steps", "int", 24, min=1, max=32, step=1,
               help="Parallel decoding steps (more: slower, sometimes cleaner)"),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),

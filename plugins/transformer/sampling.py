@@ -43,7 +43,7 @@ def _gumbel(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[str], seed: int = 0,
-                    guidance: float = 3.0, temperature: float = 1.0, top_k: int = 0, steps: int = 8,
+                    guidance: float = 3.0, temperature: float = 1.0, top_k: int = 0, steps: int = 24,
                     progress: Callable[[float], None] | None = None,
                     choice_noise: float = CHOICE_NOISE, ramp: bool = True) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed, settings) give the same pixels."""
