@@ -24,6 +24,14 @@ learn at different rates (TTUR, Heusel et al. 2017; Adam with beta1 = 0 as in
 SAGAN/BigGAN), and the generator used for sampling is an exponential moving
 average of the trained one (``frozen``).
 
+With ``contrastive_weight`` > 0 (the shipped weights' second stage, weight 1) both
+networks also get the cross-modal contrastive term of XMC-GAN (Zhang et al.
+2021): the discriminator gains heads that score every latent against every
+caption of the batch, learns on real latents to pick each one's own caption, and
+the generator is trained so its latents pick theirs. In-batch captions are the
+negatives: a latent for "a red circle" that fits "two red circles" or "a red
+square" just as well costs the generator whenever those captions share the batch.
+
 Each rendered batch serves ``repeats`` updates, each with fresh posterior
 samples and noise ("data echoing", Choi et al. 2019), so rendering and encoding
 pictures is a small share of a step (measured: the 16 updates take nearly all of
