@@ -177,3 +177,50 @@ def test_attribute_targets_read_the_corpus_scene_and_the_caption_claim():
     wrong[0, (int(scene_view["background"][0]) + 1) % 8] = 10.0
     first = {k: v[:1] for k, v in scene_view.items()}
     assert float(attribute_loss(logits, first)) < float(attribute_loss(wrong, first))
+
+
+def _picture_facts(claim):
+    """What a claim says about the picture, the same however it is worded: two
+    different objects in either order, and "a above b" as "b below a"."""
+    if not isinstance(claim, ShapesClaim):
+        return claim
+    from core.corpus.counterfactual import OPPOSITE
+
+    objects = claim.objects
+    if claim.caption_kind == "two":
+        return ("two", frozenset(objects), claim.background)
+    if claim.caption_kind == "relation":
+        return ("relation", frozenset([(objects[0], claim.relation, objects[1]),
+                                       (objects[1], OPPOSITE[claim.relation], objects[0])]), claim.background)
+    return (claim.caption_kind, objects, claim.background)
+
+
+def test_counterfactuals_change_what_the_picture_shows():
+    """A counterfactual claim is a valid corpus claim (its constructor checks the
+    rules) that promises another picture; over many claims every kind of edit
+    appears, and nearly every claim has one."""
+    from core.corpus.counterfactual import counterfactual
+
+    rng = np.random.default_rng(0)
+    edits, missing = set(), 0
+    for index in range(2000):
+        claim = make_sample("all", 0, index).scene.claim
+        changed = counterfactual(claim, rng)
+        if changed is None:
+            missing += 1
+            continue
+        assert type(changed) is type(claim) and _picture_facts(changed) != _picture_facts(claim)
+        if isinstance(claim, ShapesClaim):
+            before, after = claim.objects, changed.objects
+            if len(before) != len(after):
+                edits.add("count")
+            elif claim.relation != changed.relation:
+                edits.add("relation")
+            elif [o.kind for o in before] != [o.kind for o in after]:
+                edits.add("shape")
+            else:
+                edits.add("colour")
+        else:
+            edits.add(next(f for f in ("time", "terrain", "water") if getattr(claim, f) != getattr(changed, f)))
+    assert edits == {"count", "relation", "shape", "colour", "time", "terrain", "water"}
+    assert missing <= 20

@@ -121,6 +121,35 @@ def test_the_contrastive_term_trains_its_heads_and_moves_the_generator(autoencod
     assert any(not torch.equal(a, b) for a, b in zip(generators[0.0], generators[1.0]))
 
 
+def test_counterfactual_negatives_move_the_gan_and_need_the_corpus(autoencoder):
+    """``counterfactual_weight``: each real latent also meets its caption with one
+    fact changed, as a wrong pair and as more contrastive columns; the generator
+    takes a different step than without them. Data without the corpus's facts
+    is refused clearly."""
+    from accelerate import Accelerator
+
+    from core.corpus.dataset import CorpusDataset, collate
+    from core.text_encoder import encode_cached
+    from plugins.gan.trainer import GANTrainer
+
+    batch = next(iter(torch.utils.data.DataLoader(CorpusDataset("all", 0, block_size=8), batch_size=8,
+                                                  collate_fn=collate)))
+    batch["text"] = encode_cached(batch["caption"])
+    generators = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)
+        trainer = GANTrainer(TrainConfig("gan", batch_size=8, lr=1e-3,
+                                         extra={**TINY, "autoencoder": str(autoencoder),
+                                                "contrastive_weight": 1.0, "counterfactual_weight": weight}), None)
+        trainer.accelerator = Accelerator(cpu=True)
+        losses = trainer.training_step(batch, 0)
+        assert all(math.isfinite(v) for v in losses.values()) and ("counterfactual" in losses) == bool(weight)
+        generators[weight] = [p.detach().clone() for p in trainer.modules["generator"].parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(generators[0.0], generators[1.0]))
+    with pytest.raises(UserError, match="procedural corpus"):
+        trainer.training_step({**batch, "attributes": [{} for _ in batch["caption"]]}, 1)
+
+
 def test_the_contrastive_loss_does_not_count_a_repeated_caption_as_wrong():
     from plugins.gan.trainer import _contrastive
 

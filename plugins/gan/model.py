@@ -100,14 +100,15 @@ class Discriminator(nn.Module):
             self.contrast_latent = nn.Linear(w, CONTRAST_DIM)
             self.contrast_text = nn.Linear(w, CONTRAST_DIM)
 
-    def forward(self, u: torch.Tensor, c: torch.Tensor, mismatch: torch.Tensor | None = None
+    def forward(self, u: torch.Tensor, c: torch.Tensor, mismatch: torch.Tensor | None = None,
+                negatives: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Scores of ``u`` with its own conditions; when ``mismatch`` (a row index
         per latent) is given, with the conditions it points to; and, with the
         contrastive heads, the similarity of every latent (rows) with every
         condition (columns): cosines / temperature from the discriminator's own
         features, the logits of the cross-modal contrastive loss of XMC-GAN
-        (Zhang et al. 2021)."""
+        (Zhang et al. 2021); ``negatives``, more conditions, add columns after those of ``c``."""
         h = self.features(u)
         realness = self.score(h).squeeze(1)
         embedding = self.text(c)
@@ -116,7 +117,8 @@ class Discriminator(nn.Module):
         similarity = None
         if hasattr(self, "contrast_latent"):
             latent = F.normalize(self.contrast_latent(h), dim=1)
-            text = F.normalize(self.contrast_text(embedding), dim=1)
+            columns = embedding if negatives is None else torch.cat([embedding, self.text(negatives)])
+            text = F.normalize(self.contrast_text(columns), dim=1)
             similarity = latent @ text.T / CONTRAST_TEMPERATURE
         return matched, wrong, similarity
 

@@ -32,6 +32,15 @@ the generator is trained so its latents pick theirs. In-batch captions are the
 negatives: a latent for "a red circle" that fits "two red circles" or "a red
 square" just as well costs the generator whenever those captions share the batch.
 
+With ``counterfactual_weight`` > 0 as well (the shipped weights' third stage) each
+picture's caption also comes with a counterfactual: the same caption with one
+stated fact changed ("a red circle" -> "two red circles", "a red square", "a
+green circle"; ``core.corpus.counterfactual``, so corpus data only). The
+discriminator learns that a real latent with its counterfactual is a wrong pair,
+and the counterfactuals are more columns of the contrastive term, so a latent
+for "a red circle" must fit its caption better than "two red circles" even when
+no such caption is in the batch.
+
 Each rendered batch serves ``repeats`` updates, each with fresh posterior
 samples and noise ("data echoing", Choi et al. 2019), so rendering and encoding
 pictures is a small share of a step (measured: the 16 updates take nearly all of
@@ -51,7 +60,7 @@ from plugins.gan.model import Discriminator, GANConfig, Generator
 
 DEFAULTS = {"d_lr_ratio": 2.0, "ema_decay": 0.999, "mismatch_weight": 0.5,
             "diversity_weight": 1.0, "diversity_cap": 1.0, "hard_negatives": 0.5,
-            "repeats": 16, "contrastive_weight": 0.0}
+            "repeats": 16, "contrastive_weight": 0.0, "counterfactual_weight": 0.0}
 
 
 class GANTrainer:
@@ -114,15 +123,42 @@ class GANTrainer:
         same = torch.tensor([[a == b for b in captions] for a in captions], device=c.device)
         other = self._wrong_captions(captions, batch["text"].pooled, same)
         differs = ~same[torch.arange(len(captions), device=c.device), other]
+        counterfactual = self._counterfactuals(batch, step) if float(self.hyper["counterfactual_weight"]) else None
         logged: dict[str, list[float]] = {}
         for _ in range(max(1, int(self.hyper["repeats"]))):
             real = self.frozen["autoencoder"].whitened_sample(posterior)
-            for name, value in self._update(real, c, other, differs, same, step).items():
+            for name, value in self._update(real, c, other, differs, same, step, counterfactual).items():
                 logged.setdefault(name, []).append(value)
         return {name: sum(values) / len(values) for name, values in logged.items()}
 
+    @torch.no_grad()
+    def _counterfactuals(self, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each picture's caption with one stated fact changed (``core.corpus.counterfactual``),
+        as conditions; whether each row has one; and which of them repeat a row's own
+        caption text (rows x counterfactuals), so they are not counted as wrong."""
+        import numpy as np
+
+        from core.corpus.counterfactual import counterfactual_caption
+        from core.corpus.dataset import claim_of
+        from core.errors import UserError
+        from core.text_encoder import encode
+
+        attributes = batch.get("attributes") or []
+        if len(attributes) != len(batch["caption"]) or not all(isinstance(a, dict) and "claim" in a
+                                                               for a in attributes):
+            raise UserError("--set counterfactual_weight needs the procedural corpus (its pictures "
+                            "carry the facts their captions state); use --data procedural:...")
+        rng = np.random.default_rng(step)        # the same negatives when a run resumes
+        texts = [counterfactual_caption(claim_of(a), rng) for a in attributes]
+        text = encode([t or "." for t in texts]).to(batch["image"].device)
+        conditions = self.frozen["autoencoder"].condition(text.tokens, text.mask, text.pooled)
+        valid = torch.tensor([t is not None for t in texts], device=conditions.device)
+        repeats = torch.tensor([[a == t for t in texts] for a in batch["caption"]], device=conditions.device)
+        return conditions, valid, repeats | ~valid[None, :]
+
     def _update(self, real: torch.Tensor, c: torch.Tensor, other: torch.Tensor,
-                differs: torch.Tensor, same: torch.Tensor, step: int) -> dict[str, float]:
+                differs: torch.Tensor, same: torch.Tensor, step: int,
+                counterfactual: tuple[torch.Tensor, ...] | None = None) -> dict[str, float]:
         generator, discriminator = self.modules["generator"], self.modules["discriminator"]
         g_opt, d_opt = self.optimizers["generator"], self.optimizers["discriminator"]
         n = real.shape[0]
@@ -135,16 +171,28 @@ class GANTrainer:
         fake = generator(noise, fake_c)
 
         # Discriminator: real + own caption up, generated and wrong-caption down.
-        real_score, wrong_score, real_similarity = discriminator(real, c, mismatch=other)
+        negatives, d_same, g_same = None, same, same[pair][:, pair]
+        if counterfactual is not None:
+            # A real latent with its caption's counterfactual is one more wrong pair, and
+            # the counterfactuals are more columns of the contrastive term: "a red circle"
+            # must pick its picture over "two red circles", not only over unrelated captions.
+            negatives, valid, repeats = counterfactual
+            d_same = torch.cat([same, repeats], 1)
+            g_same = torch.cat([g_same, repeats[pair][:, pair]], 1)
+        real_score, wrong_score, real_similarity = discriminator(real, c, mismatch=other, negatives=negatives)
         fake_score, _, _ = discriminator(fake.detach(), fake_c)
         wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
         weight = float(self.hyper["mismatch_weight"])
         d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
                   + weight * wrong_loss)
+        if counterfactual is not None:
+            counter_score, _, _ = discriminator(real, negatives)
+            counter_loss = (F.relu(1 + counter_score) * valid).sum() / valid.sum().clamp(min=1)
+            d_loss = d_loss + float(self.hyper["counterfactual_weight"]) * counter_loss
         contrast_weight = float(self.hyper["contrastive_weight"])
         rows = torch.arange(n, device=real.device)
         if contrast_weight:
-            d_contrast = _contrastive(real_similarity, rows, same)
+            d_contrast = _contrastive(real_similarity, rows, d_same)
             d_loss = d_loss + contrast_weight * d_contrast
         self.accelerator.backward(d_loss)
         d_opt.step()
@@ -154,7 +202,8 @@ class GANTrainer:
         # captions, as real; and keep two noises for one caption apart (the
         # diversity-sensitive term of Yang et al. 2019): a discriminator that sees
         # one latent at a time cannot tell that the generator ignores its noise.
-        g_score, _, fake_similarity = discriminator(fake, fake_c)
+        g_score, _, fake_similarity = discriminator(
+            fake, fake_c, negatives=None if negatives is None else negatives[pair])
         second = torch.arange(half, n, device=real.device)
         first = pair[second]
         spread = ((fake[first] - fake[second]).abs().mean(1)
@@ -162,7 +211,7 @@ class GANTrainer:
         g_loss = -g_score.mean() - float(self.hyper["diversity_weight"]) * spread.mean()
         if contrast_weight:
             # Columns are the rows' own captions, each twice (pairs share one).
-            g_contrast = _contrastive(fake_similarity, rows, same[pair][:, pair])
+            g_contrast = _contrastive(fake_similarity, rows, g_same)
             g_loss = g_loss + contrast_weight * g_contrast
         self.accelerator.backward(g_loss)
         g_opt.step()
@@ -174,6 +223,8 @@ class GANTrainer:
                   "wrong": float(wrong_score.detach().mean()), "spread": float(spread.detach().mean())}
         if contrast_weight:
             logged.update(d_contrast=float(d_contrast.detach()), g_contrast=float(g_contrast.detach()))
+        if counterfactual is not None:
+            logged.update(counterfactual=float(counter_score.detach().mean()))
         return logged
 
     @torch.no_grad()
