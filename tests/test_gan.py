@@ -30,6 +30,30 @@ def arrays(images):
     return [np.asarray(im) for im in images]
 
 
+def corpus_batch(size=8):
+    """The corpus's first ``size`` pictures as the core loop hands them to a trainer."""
+    from core.corpus.dataset import CorpusDataset, collate
+    from core.text_encoder import encode_cached
+
+    batch = next(iter(torch.utils.data.DataLoader(CorpusDataset("all", 0, block_size=size), batch_size=size,
+                                                  collate_fn=collate)))
+    batch["text"] = encode_cached(batch["caption"])
+    return batch
+
+
+def tiny_trainer(autoencoder, **extra):
+    """A tiny GAN trainer over ``autoencoder``, seeded, ready for ``training_step``."""
+    from accelerate import Accelerator
+
+    from plugins.gan.trainer import GANTrainer
+
+    torch.manual_seed(0)
+    trainer = GANTrainer(TrainConfig("gan", batch_size=8, lr=1e-3,
+                                     extra={**TINY, "autoencoder": str(autoencoder), **extra}), None)
+    trainer.accelerator = Accelerator(cpu=True)
+    return trainer
+
+
 @pytest.fixture(scope="module")
 def autoencoder(tmp_path_factory):
     """A tiny conditional VAE, trained for a few steps: the GAN's autoencoder."""
@@ -60,21 +84,11 @@ def test_registered(registry):
 
 
 def test_training_steps_change_the_gan_and_leave_the_autoencoder_alone(autoencoder):
-    from accelerate import Accelerator
-
     from core.checkpoint import read_checkpoint
-    from core.corpus.dataset import CorpusDataset, collate
-    from core.text_encoder import encode_cached
-    from plugins.gan.trainer import GANTrainer
 
-    torch.manual_seed(0)
-    trainer = GANTrainer(TrainConfig("gan", batch_size=8, lr=1e-3,
-                                     extra={**TINY, "autoencoder": str(autoencoder)}), None)
-    trainer.accelerator = Accelerator(cpu=True)
+    trainer = tiny_trainer(autoencoder)
     assert trainer.config["scramble_colours"] == "border"      # real latents seen as the VAE was trained
-    batch = next(iter(torch.utils.data.DataLoader(CorpusDataset("all", 0, block_size=8), batch_size=8,
-                                                  collate_fn=collate)))
-    batch["text"] = encode_cached(batch["caption"])
+    batch = corpus_batch()
     networks = {**trainer.modules, **trainer.frozen}
     before = {name: [p.detach().clone() for p in m.parameters()] for name, m in networks.items()}
     for step in range(2):
@@ -93,22 +107,10 @@ def test_the_contrastive_term_trains_its_heads_and_moves_the_generator(autoencod
     """``contrastive_weight``: the discriminator gains heads that score every latent
     against every caption of the batch; they train, and the generator takes a
     different step than without the term (same seed, same batch)."""
-    from accelerate import Accelerator
-
-    from core.corpus.dataset import CorpusDataset, collate
-    from core.text_encoder import encode_cached
-    from plugins.gan.trainer import GANTrainer
-
-    batch = next(iter(torch.utils.data.DataLoader(CorpusDataset("all", 0, block_size=8), batch_size=8,
-                                                  collate_fn=collate)))
-    batch["text"] = encode_cached(batch["caption"])
+    batch = corpus_batch()
     generators = {}
     for weight in (0.0, 1.0):
-        torch.manual_seed(0)
-        trainer = GANTrainer(TrainConfig("gan", batch_size=8, lr=1e-3,
-                                         extra={**TINY, "autoencoder": str(autoencoder),
-                                                "contrastive_weight": weight}), None)
-        trainer.accelerator = Accelerator(cpu=True)
+        trainer = tiny_trainer(autoencoder, contrastive_weight=weight)
         discriminator = trainer.modules["discriminator"]
         assert hasattr(discriminator, "contrast_latent") == bool(weight)
         heads = [p.detach().clone() for p in discriminator.contrast_latent.parameters()] if weight else []
@@ -126,22 +128,10 @@ def test_counterfactual_negatives_move_the_gan_and_need_the_corpus(autoencoder):
     fact changed, as a wrong pair and as more contrastive columns; the generator
     takes a different step than without them. Data without the corpus's facts
     is refused clearly."""
-    from accelerate import Accelerator
-
-    from core.corpus.dataset import CorpusDataset, collate
-    from core.text_encoder import encode_cached
-    from plugins.gan.trainer import GANTrainer
-
-    batch = next(iter(torch.utils.data.DataLoader(CorpusDataset("all", 0, block_size=8), batch_size=8,
-                                                  collate_fn=collate)))
-    batch["text"] = encode_cached(batch["caption"])
+    batch = corpus_batch()
     generators = {}
     for weight in (0.0, 1.0):
-        torch.manual_seed(0)
-        trainer = GANTrainer(TrainConfig("gan", batch_size=8, lr=1e-3,
-                                         extra={**TINY, "autoencoder": str(autoencoder),
-                                                "contrastive_weight": 1.0, "counterfactual_weight": weight}), None)
-        trainer.accelerator = Accelerator(cpu=True)
+        trainer = tiny_trainer(autoencoder, contrastive_weight=1.0, counterfactual_weight=weight)
         losses = trainer.training_step(batch, 0)
         assert all(math.isfinite(v) for v in losses.values()) and ("counterfactual" in losses) == bool(weight)
         generators[weight] = [p.detach().clone() for p in trainer.modules["generator"].parameters()]
