@@ -36,8 +36,9 @@ With ``counterfactual_weight`` > 0 as well (the shipped weights' third stage) ea
 picture's caption also comes with a counterfactual: the same caption with one
 stated fact changed ("a red circle" -> "two red circles", "a red square", "a
 green circle"; ``core.corpus.counterfactual``, so corpus data only). The
-discriminator learns that a real latent with its counterfactual is a wrong pair,
-and the counterfactuals are more columns of the contrastive term, so a latent
+discriminator learns that a real latent with its counterfactual is a wrong pair
+(a hinge term weighted W), and the counterfactuals are more columns of the
+contrastive term (whatever W), so a latent
 for "a red circle" must fit its caption better than "two red circles" even when
 no such caption is in the batch.
 
