@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -353,7 +352,7 @@ def test_a_hub_id_loads_from_the_local_cache_when_offline(tiny_registry, tiny_di
     assert np.array_equal(pixels(Image.open(result["images"][0])), pixels(expected))
 
 
-def test_generate_endpoint_gives_the_same_pixels(tiny_registry):
+def test_generate_endpoint_gives_the_same_pixels(tiny_registry, tmp_path):
     import app
     from gradio_client import Client
 
@@ -376,7 +375,7 @@ def test_generate_endpoint_gives_the_same_pixels(tiny_registry):
         from gradio_client import handle_file
 
         start = Image.new("RGB", (48, 40), (30, 60, 200))
-        start_path = Path(tempfile.mkdtemp()) / "start.png"
+        start_path = tmp_path / "start.png"
         start.save(start_path)
         params = dict(FAST, steps=4, strength=0.5)
         varied, settings = client.predict(PROMPT, BACKEND, 1, 0, "none", 1.0, "", json.dumps(params),
