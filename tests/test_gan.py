@@ -149,6 +149,22 @@ def test_the_contrastive_loss_does_not_count_a_repeated_caption_as_wrong():
     assert torch.allclose(_contrastive(logits, torch.tensor([0, 1]), same), expected)
 
 
+def test_one_discriminator_pass_scores_the_counterfactuals_as_a_pass_of_their_own_would():
+    from plugins.gan.model import Discriminator, GANConfig
+
+    cfg = GANConfig(latent_dim=8, cond_dim=6, d_width=16, d_depth=2)
+    discriminator = Discriminator(cfg, contrastive=True).eval()   # eval: no power iteration between passes
+    u, c, negatives = torch.randn(5, 8), torch.randn(5, 6), torch.randn(5, 6)
+    together = discriminator(u, c, mismatch=torch.tensor([1, 2, 3, 4, 0]), negatives=negatives)
+    alone = discriminator(u, negatives)
+    assert torch.allclose(together.counterfactual, alone.matched, atol=1e-6)
+    assert not torch.allclose(together.matched, alone.matched)
+    # the counterfactuals are the last columns of the similarity, after the rows' own conditions
+    assert together.similarity.shape == (5, 10)
+    assert torch.allclose(together.similarity[:, 5:], alone.similarity, atol=1e-5)
+    assert discriminator(u, c, similarity=False).similarity is None
+
+
 def test_a_run_carries_its_autoencoder_and_needs_no_vae_folder_to_generate(autoencoder, tmp_path):
     """The run copies the autoencoder it was trained with, so later VAE training
     (or a missing assets/vae) cannot change or break the GAN's pictures."""
@@ -289,7 +305,10 @@ def test_shipped_weights_served_through_the_pipeline(registry):
     result = pipeline.generate("a sunset over the mountains", backend="gan", n=2, seed=3,
                                params={"size": 64}, registry=registry)
     assert len(result.images) == 2 and result.images[0].size == (64, 64)
-    assert result.settings["model_version"].startswith("0.3.0+step")
+    from plugins.gan import __version__
+
+    step = json.loads((ASSETS_DIR / "gan" / "config.json").read_text())["step"]
+    assert result.settings["model_version"] == f"{__version__}+step{step}"
 
 
 @pytest.mark.skipif(not SHIPPED, reason=NO_WEIGHTS)

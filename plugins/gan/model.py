@@ -28,7 +28,7 @@ be, but it is learned by reconstruction and not trained here.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -79,6 +79,15 @@ class Generator(nn.Module):
         return self.out(h)
 
 
+class Scores(NamedTuple):
+    """What one discriminator pass gives (``None`` where the pass was not asked for it)."""
+
+    matched: torch.Tensor                 # each latent with its own condition
+    wrong: torch.Tensor | None            # ... with the condition ``mismatch`` points to
+    counterfactual: torch.Tensor | None   # ... with its row of ``negatives``
+    similarity: torch.Tensor | None       # latents x conditions (+ negatives), contrastive logits
+
+
 class Discriminator(nn.Module):
     """(u, c) -> a realness-and-match score per latent."""
 
@@ -93,6 +102,7 @@ class Discriminator(nn.Module):
         self.text = nn.Sequential(spectral_norm(nn.Linear(cfg.cond_dim, w)), nn.LeakyReLU(0.2),
                                   spectral_norm(nn.Linear(w, w)))
         self.score = spectral_norm(nn.Linear(w, 1))
+        self.contrastive = contrastive
         if contrastive:
             # Heads of the contrastive term (``forward``'s similarity), only in runs that use it
             # (so earlier runs still resume); not spectrally normalised: their scores
@@ -101,26 +111,28 @@ class Discriminator(nn.Module):
             self.contrast_text = nn.Linear(w, CONTRAST_DIM)
 
     def forward(self, u: torch.Tensor, c: torch.Tensor, mismatch: torch.Tensor | None = None,
-                negatives: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+                negatives: torch.Tensor | None = None, similarity: bool = True) -> Scores:
         """Scores of ``u`` with its own conditions; when ``mismatch`` (a row index
-        per latent) is given, with the conditions it points to; and, with the
-        contrastive heads, the similarity of every latent (rows) with every
-        condition (columns): cosines / temperature from the discriminator's own
-        features, the logits of the cross-modal contrastive loss of XMC-GAN
-        (Zhang et al. 2021); ``negatives``, more conditions, add columns after those of ``c``."""
+        per latent) is given, with the conditions it points to; when ``negatives``
+        (one more condition per latent) are given, with those; and, with the
+        contrastive heads and ``similarity``, the similarity of every latent (rows)
+        with every condition (columns, those of ``c`` then those of ``negatives``):
+        cosines / temperature from the discriminator's own features, the logits of
+        the cross-modal contrastive loss of XMC-GAN (Zhang et al. 2021)."""
         h = self.features(u)
         realness = self.score(h).squeeze(1)
         embedding = self.text(c)
         matched = realness + (embedding * h).sum(1)
         wrong = None if mismatch is None else realness + (embedding[mismatch] * h).sum(1)
-        similarity = None
-        if hasattr(self, "contrast_latent"):
+        counter = None if negatives is None else self.text(negatives)
+        counterfactual = None if counter is None else realness + (counter * h).sum(1)
+        logits = None
+        if self.contrastive and similarity:
             latent = F.normalize(self.contrast_latent(h), dim=1)
-            columns = embedding if negatives is None else torch.cat([embedding, self.text(negatives)])
+            columns = embedding if counter is None else torch.cat([embedding, counter])
             text = F.normalize(self.contrast_text(columns), dim=1)
-            similarity = latent @ text.T / CONTRAST_TEMPERATURE
-        return matched, wrong, similarity
+            logits = latent @ text.T / CONTRAST_TEMPERATURE
+        return Scores(matched, wrong, counterfactual, logits)
 
 
 def decode(autoencoder: nn.Module, u: torch.Tensor, c: torch.Tensor, context: Any = None) -> torch.Tensor:

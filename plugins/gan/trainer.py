@@ -142,7 +142,7 @@ class GANTrainer:
         from core.corpus.counterfactual import counterfactual_caption
         from core.corpus.dataset import claim_of
         from core.errors import UserError
-        from core.text_encoder import encode
+        from core.text_encoder import encode_cached
 
         attributes = batch.get("attributes") or []
         if len(attributes) != len(batch["caption"]) or not all(isinstance(a, dict) and "claim" in a
@@ -151,7 +151,9 @@ class GANTrainer:
                             "carry the facts their captions state); use --data procedural:...")
         rng = np.random.default_rng(step)        # the same negatives when a run resumes
         texts = [counterfactual_caption(claim_of(a), rng) for a in attributes]
-        text = encode([t or "." for t in texts]).to(batch["image"].device)
+        # Cached like the batch's own captions (the counterfactuals come from the same
+        # finite templates), so negatives and positives carry the same float16 token states.
+        text = encode_cached([t or "." for t in texts]).to(batch["image"].device)
         conditions = self.frozen["autoencoder"].condition(text.tokens, text.mask, text.pooled)
         valid = torch.tensor([t is not None for t in texts], device=conditions.device)
         repeats = torch.tensor([[a == t for t in texts] for a in batch["caption"]], device=conditions.device)
@@ -180,20 +182,21 @@ class GANTrainer:
             negatives, valid, repeats = counterfactual
             d_same = torch.cat([same, repeats], 1)
             g_same = torch.cat([g_same, repeats[pair][:, pair]], 1)
-        real_score, wrong_score, real_similarity = discriminator(real, c, mismatch=other, negatives=negatives)
-        fake_score, _, _ = discriminator(fake.detach(), fake_c)
+        real_scores = discriminator(real, c, mismatch=other, negatives=negatives)
+        real_score, wrong_score = real_scores.matched, real_scores.wrong
+        fake_score = discriminator(fake.detach(), fake_c, similarity=False).matched
         wrong_loss = (F.relu(1 + wrong_score) * differs).sum() / differs.sum().clamp(min=1)
         weight = float(self.hyper["mismatch_weight"])
         d_loss = (F.relu(1 - real_score).mean() + (1 - weight) * F.relu(1 + fake_score).mean()
                   + weight * wrong_loss)
         if counterfactual is not None:
-            counter_score, _, _ = discriminator(real, negatives)
+            counter_score = real_scores.counterfactual
             counter_loss = (F.relu(1 + counter_score) * valid).sum() / valid.sum().clamp(min=1)
             d_loss = d_loss + float(self.hyper["counterfactual_weight"]) * counter_loss
         contrast_weight = float(self.hyper["contrastive_weight"])
         rows = torch.arange(n, device=real.device)
         if contrast_weight:
-            d_contrast = _contrastive(real_similarity, rows, d_same)
+            d_contrast = _contrastive(real_scores.similarity, rows, d_same)
             d_loss = d_loss + contrast_weight * d_contrast
         self.accelerator.backward(d_loss)
         d_opt.step()
@@ -203,8 +206,8 @@ class GANTrainer:
         # captions, as real; and keep two noises for one caption apart (the
         # diversity-sensitive term of Yang et al. 2019): a discriminator that sees
         # one latent at a time cannot tell that the generator ignores its noise.
-        g_score, _, fake_similarity = discriminator(
-            fake, fake_c, negatives=None if negatives is None else negatives[pair])
+        g_scores = discriminator(fake, fake_c, negatives=None if negatives is None else negatives[pair])
+        g_score = g_scores.matched
         second = torch.arange(half, n, device=real.device)
         first = pair[second]
         spread = ((fake[first] - fake[second]).abs().mean(1)
@@ -212,7 +215,7 @@ class GANTrainer:
         g_loss = -g_score.mean() - float(self.hyper["diversity_weight"]) * spread.mean()
         if contrast_weight:
             # Columns are the rows' own captions, each twice (pairs share one).
-            g_contrast = _contrastive(fake_similarity, rows, g_same)
+            g_contrast = _contrastive(g_scores.similarity, rows, g_same)
             g_loss = g_loss + contrast_weight * g_contrast
         self.accelerator.backward(g_loss)
         g_opt.step()
