@@ -165,6 +165,26 @@ def test_one_discriminator_pass_scores_the_counterfactuals_as_a_pass_of_their_ow
     assert discriminator(u, c, similarity=False).similarity is None
 
 
+@pytest.mark.skipif(not has_checkpoint(ASSETS_DIR / "vae"), reason="no shipped VAE in assets/vae")
+def test_one_command_twice_gives_the_same_weights_on_two_threads(tmp_path):
+    """The shipped autoencoder, full-width networks, two threads: without deterministic
+    kernels (``core.training.deterministic_kernels``) the two runs' weights differ after one step."""
+    from safetensors.torch import load_file
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for name in ("a", "b"):
+            train(TrainConfig("gan", "procedural:all", steps=1, out=str(tmp_path / name), batch_size=256,
+                              lr=2e-4, resolution=64, sample_every=0, extra={"contrastive_weight": 1}),
+                  GANGenerator(), echo=False)
+    finally:
+        torch.set_num_threads(threads)
+    first, second = (load_file(tmp_path / name / "discriminator.safetensors") for name in ("a", "b"))
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    assert not torch.are_deterministic_algorithms_enabled()      # the setting is the run's alone
+
+
 def test_a_run_carries_its_autoencoder_and_needs_no_vae_folder_to_generate(autoencoder, tmp_path):
     """The run copies the autoencoder it was trained with, so later VAE training
     (or a missing assets/vae) cannot change or break the GAN's pictures."""
