@@ -14,7 +14,7 @@ from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.3.1"     # 0.2: the contrastive stage; 0.3: counterfactual captions; 0.3.1: stage 3 retrained with one discriminator pass (model_version counts its steps)
+__version__ = "0.3.2"     # 0.2: the contrastive stage; 0.3: counterfactual captions; 0.3.1: one discriminator pass; 0.3.2: deterministic kernels (model_version counts its steps)
 NAME = "gan"
 OUTPUT_SIZES = (64, 128, 256)
 SAMPLING_MODULE = "generator_ema"      # the moving average draws cleaner pictures than the trained copy
