@@ -41,9 +41,10 @@ def stages(tmp_path_factory):
     """A tiny tokenizer, then a tiny prior on it; each run 2 steps, saved, then
     resumed to 4 steps, so every saved state can be compared with the next.
     Then the prior's codes merged into 4 groups (2 steps), and 2 steps of the
-    prior on the merged codes."""
+    prior on the merged codes, and 2 steps of an autoregressive prior from that."""
     root = tmp_path_factory.mktemp("transformer")
     tok, prior, merge, merged_prior = root / "tok", root / "prior", root / "merge", root / "merged_prior"
+    ar_prior = root / "ar_prior"
     states = {}
     run(tok, 2, stage="tokenizer", **TINY_TOKENIZER)
     states["tok@2"] = read_checkpoint(tok).state_dicts
@@ -57,7 +58,10 @@ def stages(tmp_path_factory):
     states["merge@2"] = read_checkpoint(merge).state_dicts
     run(merged_prior, 2, init=str(merge), stage="prior")
     states["merged_prior@2"] = read_checkpoint(merged_prior).state_dicts
-    return {"tok": tok, "prior": prior, "merge": merge, "merged_prior": merged_prior, "states": states}
+    run(ar_prior, 2, init=str(merged_prior), stage="prior", causal=1)
+    states["ar_prior@2"] = read_checkpoint(ar_prior).state_dicts
+    return {"tok": tok, "prior": prior, "merge": merge, "merged_prior": merged_prior,
+            "ar_prior": ar_prior, "states": states}
 
 
 def changed(before, after, key):
@@ -67,7 +71,7 @@ def changed(before, after, key):
 def test_registered_as_a_generator(registry):
     generator = registry.generators["transformer"]
     assert isinstance(generator, Generator)
-    assert {p.name for p in generator.params} >= {"guidance", "temperature", "top_k", "steps", "size"}
+    assert {p.name for p in generator.params} >= {"guidance", "temperature", "top_k", "size"}
 
 
 def test_tokenizer_stage_trains_on_the_corpus(stages):
@@ -125,6 +129,52 @@ def test_prior_on_merged_codes_draws_only_merged_codes(stages, monkeypatch):
     assert len(images) == 2 and images[0].size == (64, 64)
     allowed = set(torch.unique(model.tokenizer.code_map).tolist())
     assert set(torch.unique(drawn[0]).tolist()) <= allowed
+
+
+def test_autoregressive_prior_goes_on_from_a_masked_one(stages):
+    states = stages["states"]
+    masked, causal = states["merged_prior@2"]["prior"], states["ar_prior@2"]["prior"]
+    assert read_checkpoint(stages["ar_prior"]).config["model"]["prior"]["causal"] == 1
+    assert set(masked) < set(causal) and {"start", "slot_embedding.weight"} <= set(causal)
+    assert changed(masked, causal, "blocks.0.qkv.weight")
+    assert all(math.isfinite(r["loss"]) and r["accuracy"] <= 1 for r in logged_losses(stages["ar_prior"]))
+
+
+def ar_prior_inputs(stages):
+    from core.text_encoder import encode
+    from plugins.transformer import load_model
+
+    prior = load_model(stages["ar_prior"]).prior
+    with torch.no_grad():       # the slot terms start at zero; make them matter
+        for parameter in [*prior.slot_embedding.parameters(), *prior.slot_mlp.parameters()]:
+            parameter.normal_(0, 0.3)
+    text = encode(["a red circle", "two blue squares above a green triangle"])
+    codes = torch.randint(0, prior.cfg.codebook_size, (2, prior.cfg.tokens), generator=torch.Generator().manual_seed(0))
+    return prior, codes, (text.tokens, text.mask, torch.zeros(2, dtype=torch.bool))
+
+
+def test_autoregressive_prior_sees_only_the_tokens_before(stages):
+    prior, codes, text = ar_prior_inputs(stages)
+    # order[t]: when raster token t is drawn (groups in raster order, a group's tokens in turn)
+    order = prior.from_groups(torch.arange(prior.cfg.tokens).view(1, prior.cfg.positions, -1))[0]
+    for token in (0, 37, 200):
+        other = codes.clone()
+        other[:, token] = (other[:, token] + 1) % prior.cfg.codebook_size
+        with torch.no_grad():
+            difference = (prior(codes, *text) - prior(other, *text)).abs().amax((0, 2))
+        assert float(difference[order <= order[token]].max()) < 1e-5     # float rounding only
+        assert float(difference[order > order[token]].max()) > 1e-2
+
+
+def test_autoregressive_sampling_reads_the_logits_training_fits(stages):
+    prior, codes, text = ar_prior_inputs(stages)
+    groups = prior.to_groups(codes)
+    with torch.no_grad():
+        teacher_forced = prior.to_groups(prior(codes, *text).argmax(-1))
+        hidden = prior.trunk(prior.shifted(groups), prior.context(*text))
+        for position, slot in [(0, 0), (9, 3), (63, 1)]:
+            one = prior.slot_logits(hidden[:, position:position + 1], groups[:, position:position + 1], slot)
+            assert torch.equal(one[:, 0].argmax(-1), teacher_forced[:, position, slot])
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights")
@@ -192,8 +242,9 @@ def test_tokenizer_round_trip_shapes(stages):
     assert tokenizer.decode(codes).shape == (3, 3, 64, 64)
 
 
-def test_same_seed_same_pixels_other_seed_differs(stages):
-    generator = TransformerGenerator(weights=stages["prior"])
+@pytest.mark.parametrize("run_name", ["prior", "ar_prior"])
+def test_same_seed_same_pixels_other_seed_differs(stages, run_name):
+    generator = TransformerGenerator(weights=stages[run_name])
     request = GenerateRequest("a red circle on a blue background", n=2, seed=5, params={"size": 64})
     first = [np.asarray(im) for im in generator.generate(request, no_progress)]
     again = [np.asarray(im) for im in generator.generate(request, no_progress)]
@@ -227,7 +278,7 @@ def test_missing_weights_name_the_training_command(tmp_path):
 
 
 @pytest.mark.parametrize("params", [{"guidance": 11}, {"temperature": -1}, {"top_k": 2000},
-                                    {"steps": 0}, {"size": 100}, {"colour": 1}])
+                                    {"guidance": -1}, {"size": 100}, {"colour": 1}])
 def test_bad_params_are_refused_with_a_clear_error(registry, params):
     with pytest.raises(UserError, match="parameter|unknown|colour"):
         pipeline.generate("a red circle", backend="transformer", params=params, registry=registry)

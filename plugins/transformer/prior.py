@@ -37,6 +37,7 @@ class PriorConfig:
     mlp_ratio: int = 4
     local: int = 0               # 1: a depthwise 3x3 convolution over the position grid in each block
     code_dim: int = 0            # > 0: inputs also see the tokenizer's code vectors (of this size)
+    causal: int = 0              # 1: autoregressive (AutoregressivePrior), not masked
 
     @property
     def tokens(self) -> int:
@@ -67,12 +68,16 @@ def mask_tokens(codes: torch.Tensor, vocab: int) -> tuple[torch.Tensor, torch.Te
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, mlp_ratio: int, local: bool = False) -> None:
+    def __init__(self, dim: int, heads: int, mlp_ratio: int, local: bool = False,
+                 causal: bool = False) -> None:
         super().__init__()
-        self.heads = heads
+        self.heads, self.causal = heads, causal
         # Neighbouring positions are neighbouring pixels: a depthwise convolution
         # gives the model that for free instead of learning it through attention.
         self.local = nn.Conv2d(dim, dim, 3, padding=1, groups=dim) if local else None
+        # Causal: the kernel sees the row above, the left neighbour and itself (raster order).
+        self.register_buffer("local_mask", torch.tensor([[1.0, 1, 1], [1, 1, 0], [0, 0, 0]]),
+                             persistent=False)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.self_out = nn.Linear(dim, dim)
@@ -92,7 +97,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
         q, k, v = self.qkv(self.norm1(x)).chunk(3, dim=-1)
         x = x + self.self_out(self._merge(F.scaled_dot_product_attention(
-            self._split(q), self._split(k), self._split(v))))
+            self._split(q), self._split(k), self._split(v), is_causal=self.causal)))
         k, v = self.cross_kv(context).chunk(2, dim=-1)
         attend = context_mask[:, None, None, :]          # (B, 1, 1, T): True where allowed
         x = x + self.cross_out(self._merge(F.scaled_dot_product_attention(
@@ -100,7 +105,9 @@ class Block(nn.Module):
         if self.local is not None:
             b, n, d = x.shape
             side = int(n ** 0.5)
-            x = x + self.local(x.transpose(1, 2).reshape(b, d, side, side)).flatten(2).transpose(1, 2)
+            weight = self.local.weight * self.local_mask if self.causal else self.local.weight
+            grid = x.transpose(1, 2).reshape(b, d, side, side)
+            x = x + F.conv2d(grid, weight, self.local.bias, padding=1, groups=d).flatten(2).transpose(1, 2)
         return x + self.mlp(self.norm3(x))
 
 
@@ -114,7 +121,7 @@ class MaskedPrior(nn.Module):
         self.position = nn.Parameter(torch.randn(1, cfg.positions, cfg.dim) * 0.02)
         self.text_proj = nn.Sequential(nn.LayerNorm(TEXT_DIM), nn.Linear(TEXT_DIM, cfg.dim))
         self.no_caption = nn.Parameter(torch.randn(1, 1, cfg.dim) * 0.02)
-        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, bool(cfg.local))
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio, bool(cfg.local), bool(cfg.causal))
                                     for _ in range(cfg.depth))
         if cfg.code_dim:
             # The tokenizer's code vectors (a copy, saved with the prior): codes that
@@ -153,16 +160,83 @@ class MaskedPrior(nn.Module):
         keep = text_mask.bool() & ~drop.bool()[:, None]
         return context, torch.cat([torch.ones(b, 1, dtype=torch.bool, device=keep.device), keep], 1)
 
+    def embed(self, groups: torch.Tensor) -> torch.Tensor:
+        """(B, P, group*group) codes -> (B, P, dim): one vector per position."""
+        x = self.token_embedding(groups + self.slot_offset).sum(2)
+        if self.cfg.code_dim:       # [MASK] is the all-zero row
+            x = x + self.code_proj(self.code_vectors[groups].flatten(2))
+        return x
+
+    def trunk(self, x: torch.Tensor, context: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Position embeddings in, the normalised last hidden states out."""
+        x = x + self.position
+        for block in self.blocks:
+            x = block(x, *context)
+        return self.norm(x)
+
     def forward(self, codes: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
                 drop: torch.Tensor) -> torch.Tensor:
         """(B, grid*grid) codes with [MASK] = codebook_size -> (B, grid*grid, codebook_size) logits."""
-        grouped = self.to_groups(codes) + self.slot_offset
-        x = self.token_embedding(grouped).sum(2) + self.position
-        if self.cfg.code_dim:       # [MASK] is the all-zero row
-            x = x + self.code_proj(self.code_vectors[self.to_groups(codes)].flatten(2))
-        context, context_mask = self.context(text_tokens, text_mask, drop)
-        for block in self.blocks:
-            x = block(x, context, context_mask)
-        logits = self.head(self.norm(x)).view(x.shape[0], self.cfg.positions,
-                                              self.cfg.group ** 2, self.cfg.codebook_size)
+        hidden = self.trunk(self.embed(self.to_groups(codes)), self.context(text_tokens, text_mask, drop))
+        logits = self.head(hidden).view(hidden.shape[0], self.cfg.positions,
+                                        self.cfg.group ** 2, self.cfg.codebook_size)
         return self.from_groups(logits)
+
+
+class AutoregressivePrior(MaskedPrior):
+    """The same transformer drawing a grid in raster order (DALL-E), one 2x2
+    group per step and the group's four tokens in turn.
+
+    Why: MaskGIT samples the tokens it unmasks together independently of each
+    other, so neighbouring edge tokens disagree and outlines come out lumpy
+    (model card). Here every token is drawn knowing every token before it.
+    Position p's input is group p - 1 (a learned start vector at p = 0), the
+    self-attention and the local convolution see only earlier positions, and
+    a token's logits read the hidden state of its position plus the tokens
+    already drawn in its group (``slot_embedding``, a small residual MLP). Both
+    start at zero, so a masked prior's weights load as a working start.
+    """
+
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__(cfg)
+        slots = cfg.group * cfg.group
+        self.start = nn.Parameter(torch.randn(1, 1, cfg.dim) * 0.02)
+        self.slot_embedding = nn.Embedding(slots * (cfg.codebook_size + 1), cfg.dim)
+        nn.init.zeros_(self.slot_embedding.weight)
+        self.slot_mlp = nn.Sequential(nn.LayerNorm(cfg.dim), nn.Linear(cfg.dim, 2 * cfg.dim), nn.GELU(),
+                                      nn.Linear(2 * cfg.dim, cfg.dim))
+        nn.init.zeros_(self.slot_mlp[-1].weight)
+        nn.init.zeros_(self.slot_mlp[-1].bias)
+
+    def shifted(self, groups: torch.Tensor) -> torch.Tensor:
+        """Inputs for predicting ``groups``: the start vector, then each group's predecessor."""
+        x = self.embed(groups[:, :-1])
+        return torch.cat([self.start.expand(x.shape[0], -1, -1), x], 1)
+
+    def slot_logits(self, hidden: torch.Tensor, groups: torch.Tensor, slot: int | None = None) -> torch.Tensor:
+        """Logits of each group's tokens given the hidden states (B, P, dim) and the
+        group's earlier tokens in ``groups`` (B, P, group*group; later ones unread).
+        ``slot``: only that place's logits, (B, P, codebook_size)."""
+        cfg = self.cfg
+        slots = cfg.group * cfg.group
+        drawn = self.slot_embedding(groups + self.slot_offset)
+        z = hidden[:, :, None] + drawn.cumsum(2) - drawn          # tokens before each place
+        weight = self.head.weight.view(slots, cfg.codebook_size, cfg.dim)
+        bias = self.head.bias.view(slots, cfg.codebook_size)
+        if slot is not None:
+            z = z[:, :, slot]
+            return (z + self.slot_mlp(z)) @ weight[slot].T + bias[slot]
+        z = z + self.slot_mlp(z)
+        return torch.einsum("bpsd,svd->bpsv", z, weight) + bias
+
+    def forward(self, codes: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                drop: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: (B, grid*grid) codes -> (B, grid*grid, codebook_size) logits
+        of each token given the ones before it."""
+        groups = self.to_groups(codes)
+        hidden = self.trunk(self.shifted(groups), self.context(text_tokens, text_mask, drop))
+        return self.from_groups(self.slot_logits(hidden, groups))
+
+
+def build_prior(cfg: PriorConfig) -> MaskedPrior:
+    return AutoregressivePrior(cfg) if cfg.causal else MaskedPrior(cfg)

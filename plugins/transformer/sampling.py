@@ -1,10 +1,12 @@
-"""Prompts to pictures with a trained prior and tokenizer: MaskGIT decoding.
+"""Prompts to pictures with a trained prior and tokenizer.
 
-Start from a grid of [MASK] tokens. Each step predicts every masked token at
-once (with classifier-free guidance: the prompt's logits pushed away from the
-caption-less ones), samples them, and keeps the most confident; the rest are
-masked again, fewer each step along the cosine schedule the prior was trained
-on. Then the tokenizer's decoder paints the codes.
+An autoregressive prior (what ships) draws the grid one 2x2 group of tokens at
+a time in raster order, each token knowing all tokens before it. A masked prior
+decodes as MaskGIT: start from a grid of [MASK] tokens, predict every masked
+token at once, sample them and keep the most confident; the rest are masked
+again, fewer each step along the cosine schedule the prior was trained on.
+Either way, classifier-free guidance pushes the prompt's logits away from the
+caption-less ones, and the tokenizer's decoder paints the codes.
 
 Every image draws its noise from its own generator seeded ``seed + i``, so
 image ``i`` of a request is the same whatever ``n`` is.
@@ -19,6 +21,7 @@ from PIL import Image
 from torch import nn
 
 from core.trained import to_images
+from plugins.transformer import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE
 
 CHOICE_NOISE = 4.5    # Gumbel noise on the confidences at the first step, annealed to 0 (MaskGIT)
 
@@ -43,53 +46,113 @@ def _gumbel(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[str], seed: int = 0,
-                    guidance: float = 3.0, temperature: float = 1.0, top_k: int = 0, steps: int = 24,
+                    guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
+                    top_k: int = 0, steps: int = 24,
                     progress: Callable[[float], None] | None = None,
                     choice_noise: float = CHOICE_NOISE, ramp: bool = True) -> list[Image.Image]:
-    """One image per prompt; the same (prompts, seed, settings) give the same pixels."""
+    """One image per prompt; the same (prompts, seed, settings) give the same pixels.
+    ``steps``, ``choice_noise`` and ``ramp`` apply to a masked prior only: an
+    autoregressive one draws its grid one 2x2 group at a time."""
     from core.text_encoder import encode
 
     device = next(prior.parameters()).device
-    n, total, vocab = len(prompts), prior.cfg.tokens, prior.cfg.codebook_size
+    n = len(prompts)
     unique = list(dict.fromkeys(p if p.strip() else "." for p in prompts))
     encoded = encode(unique).to(device)
     rows = torch.tensor([unique.index(p if p.strip() else ".") for p in prompts], device=device)
     text_tokens, text_mask = encoded.tokens[rows], encoded.mask[rows]
     no_caption = torch.tensor([not p.strip() for p in prompts], device=device)
-    generators = [torch.Generator().manual_seed(int(seed) + i) for i in range(n)]
-    codes = torch.full((n, total), vocab, dtype=torch.long, device=device)   # all [MASK]
-    guided = guidance > 0
-    if guided:      # one batch: the prompts, then the same rows without captions
+    if guidance > 0:      # one batch: the prompts, then the same rows without captions
         text_tokens, text_mask = torch.cat([text_tokens] * 2), torch.cat([text_mask] * 2)
         drop = torch.cat([no_caption, torch.ones_like(no_caption)])
     else:
         drop = no_caption
-    unused = ~tokenizer.used_codes()      # codes merged into others: never drawn
-    for step in range(steps):
-        logits = prior(torch.cat([codes] * 2) if guided else codes, text_tokens, text_mask, drop)
-        if guided:
-            conditional, unconditional = logits.float().chunk(2)
-            scale = guidance * (step + 1) / steps if ramp else guidance
-            logits = conditional + scale * (conditional - unconditional)
-        logits = logits.float().masked_fill(unused, -math.inf)
-        log_probs = _restrict(logits, top_k).log_softmax(-1).cpu()
-        noise = torch.stack([_gumbel((total, vocab), g) for g in generators])
-        choice = log_probs.argmax(-1) if temperature <= 0 else (log_probs / temperature + noise).argmax(-1)
-        confidence = log_probs.gather(-1, choice[..., None])[..., 0]
-        anneal = choice_noise * (1 - (step + 1) / steps)
-        confidence = confidence + anneal * torch.stack([_gumbel((total,), g) for g in generators])
-        is_masked = (codes == vocab).cpu()
-        choice = torch.where(is_masked, choice, codes.cpu())
-        confidence = confidence.masked_fill(~is_masked, math.inf)   # decided tokens stay
-        keep_masked = masked_count(step, steps, total)
-        if keep_masked > 0:
-            lowest = confidence.topk(keep_masked, dim=-1, largest=False).indices
-            choice.scatter_(1, lowest, vocab)
-        codes = choice.to(device)
-        if progress:
-            progress((step + 1) / steps)
+    sampler = Sampler(prior, prior.context(text_tokens, text_mask, drop),
+                      [torch.Generator().manual_seed(int(seed) + i) for i in range(n)],
+                      guidance, temperature, top_k, ~tokenizer.used_codes())
+    report = progress or (lambda fraction: None)
+    if prior.cfg.causal:
+        codes = sampler.autoregressive(report)
+    else:
+        codes = sampler.masked(steps, choice_noise, ramp, report)
     grid = prior.cfg.grid
     return to_images(tokenizer.decode(codes.view(n, grid, grid)))
+
+
+class Sampler:
+    """One request's draw: the prompts' cross-attention context (doubled with a
+    caption-less copy when guided), one noise generator per image, and the
+    settings that turn logits into codes."""
+
+    def __init__(self, prior: nn.Module, context: tuple[torch.Tensor, torch.Tensor],
+                 generators: list[torch.Generator], guidance: float, temperature: float,
+                 top_k: int, unused: torch.Tensor) -> None:
+        self.prior, self.context, self.generators = prior, context, generators
+        self.guidance, self.temperature, self.top_k = guidance, temperature, top_k
+        self.unused = unused          # codes merged into others: never drawn
+        self.device = next(prior.parameters()).device
+
+    def _doubled(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x] * 2) if self.guidance > 0 else x
+
+    def _log_probs(self, logits: torch.Tensor, scale: float) -> torch.Tensor:
+        logits = logits.float()
+        if self.guidance > 0:     # the prompt's logits pushed away from the caption-less ones
+            conditional, unconditional = logits.chunk(2)
+            logits = conditional + scale * (conditional - unconditional)
+        logits = logits.masked_fill(self.unused, -math.inf)
+        return _restrict(logits, self.top_k).log_softmax(-1).cpu()
+
+    def _choose(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """A code per token, from (n, ..., vocab) log-probabilities."""
+        if self.temperature <= 0:
+            return log_probs.argmax(-1)
+        noise = torch.stack([_gumbel(log_probs.shape[1:], g) for g in self.generators])
+        return (log_probs / self.temperature + noise).argmax(-1)
+
+    def masked(self, steps: int, choice_noise: float, ramp: bool,
+               progress: Callable[[float], None]) -> torch.Tensor:
+        """MaskGIT: from an all-[MASK] grid, keep the most confident draws each step."""
+        prior = self.prior
+        total, vocab = prior.cfg.tokens, prior.cfg.codebook_size
+        n = len(self.generators)
+        codes = torch.full((n, total), vocab, dtype=torch.long, device=self.device)
+        for step in range(steps):
+            logits = prior.trunk(prior.embed(prior.to_groups(self._doubled(codes))), self.context)
+            logits = prior.from_groups(prior.head(logits).view(
+                logits.shape[0], prior.cfg.positions, prior.cfg.group ** 2, vocab))
+            log_probs = self._log_probs(logits, self.guidance * (step + 1) / steps if ramp else self.guidance)
+            choice = self._choose(log_probs)
+            confidence = log_probs.gather(-1, choice[..., None])[..., 0]
+            anneal = choice_noise * (1 - (step + 1) / steps)
+            confidence = confidence + anneal * torch.stack([_gumbel((total,), g) for g in self.generators])
+            is_masked = (codes == vocab).cpu()
+            choice = torch.where(is_masked, choice, codes.cpu())
+            confidence = confidence.masked_fill(~is_masked, math.inf)   # decided tokens stay
+            keep_masked = masked_count(step, steps, total)
+            if keep_masked > 0:
+                lowest = confidence.topk(keep_masked, dim=-1, largest=False).indices
+                choice.scatter_(1, lowest, vocab)
+            codes = choice.to(self.device)
+            progress((step + 1) / steps)
+        return codes
+
+    def autoregressive(self, progress: Callable[[float], None]) -> torch.Tensor:
+        """Raster order, one group per step and its tokens in turn. Each step runs
+        the whole (causal) grid again: at 64 positions that is cheaper on a CPU
+        than the bookkeeping of a key-value cache would save."""
+        prior = self.prior
+        positions, slots = prior.cfg.positions, prior.cfg.group ** 2
+        n = len(self.generators)
+        groups = torch.full((n, positions, slots), prior.cfg.codebook_size, dtype=torch.long,
+                            device=self.device)
+        for p in range(positions):
+            hidden = prior.trunk(prior.shifted(self._doubled(groups)), self.context)[:, p:p + 1]
+            for slot in range(slots):
+                logits = prior.slot_logits(hidden, self._doubled(groups)[:, p:p + 1], slot)[:, 0]
+                groups[:, p, slot] = self._choose(self._log_probs(logits, self.guidance)).to(self.device)
+            progress((p + 1) / positions)
+        return prior.from_groups(groups)
 
 
 def _restrict(logits: torch.Tensor, top_k: int) -> torch.Tensor:

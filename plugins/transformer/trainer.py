@@ -72,7 +72,7 @@ class TransformerTrainer:
             trained, lr=self.base_lr, betas=(0.9, 0.99), weight_decay=self.hyper["weight_decay"])}
 
     def _init_prior(self, train_config: Any, saved: dict[str, Any], extra: dict[str, Any]) -> None:
-        from plugins.transformer.prior import MaskedPrior, PriorConfig
+        from plugins.transformer.prior import PriorConfig, build_prior
 
         if saved:       # resuming: the loop loads both modules from the checkpoint itself
             tok_cfg = TokenizerConfig.from_dict(saved["tokenizer"])
@@ -81,12 +81,13 @@ class TransformerTrainer:
             self.tokenizer = load_tokenizer(extra.get("tokenizer"))
             tok_cfg = self.tokenizer.cfg
         self.tokenizer.eval().requires_grad_(False)
-        prior_cfg = PriorConfig.from_dict(saved.get("prior") or
-                                          {**extra, "grid": tok_cfg.grid,
-                                           "codebook_size": tok_cfg.codebook_size,
-                                           **({"code_dim": tok_cfg.code_dim}
-                                              if int(extra.get("code_features", 0)) else {})})
-        self.prior = MaskedPrior(prior_cfg)
+        values = saved.get("prior") or {**extra, "grid": tok_cfg.grid, "codebook_size": tok_cfg.codebook_size,
+                                        **({"code_dim": tok_cfg.code_dim}
+                                           if int(extra.get("code_features", 0)) else {})}
+        if "causal" in extra:   # --init a masked prior, --set causal=1: go on autoregressively
+            values = {**values, "causal": extra["causal"]}
+        prior_cfg = PriorConfig.from_dict(values)
+        self.prior = build_prior(prior_cfg)
         if prior_cfg.code_dim and not saved:
             self.prior.set_code_vectors(self.tokenizer.codebook.embedding)
         self.modules = {"prior": self.prior}
@@ -97,7 +98,7 @@ class TransformerTrainer:
                                float(self.hyper["edge_token_weight"]))
 
     def _init_merge(self, saved: dict[str, Any], extra: dict[str, Any]) -> None:
-        from plugins.transformer.prior import MaskedPrior, PriorConfig
+        from plugins.transformer.prior import PriorConfig, build_prior
 
         if "tokenizer" not in saved:
             raise UserError("--set stage=merge merges the codes of a trained tokenizer: pass "
@@ -112,7 +113,7 @@ class TransformerTrainer:
         self.modules = {"tokenizer": self.tokenizer}
         self.config = {"stage": "merge", "tokenizer": tok_cfg.to_dict(), **self.hyper}
         if "prior" in saved:
-            self.frozen = {"prior": MaskedPrior(PriorConfig.from_dict(saved["prior"])).requires_grad_(False)}
+            self.frozen = {"prior": build_prior(PriorConfig.from_dict(saved["prior"])).requires_grad_(False)}
             self.config["prior"] = saved["prior"]
         self._merged = False
         self._last_batch = None
@@ -193,7 +194,10 @@ class TransformerTrainer:
         with torch.no_grad():
             codes = self.tokenizer.encode(x).flatten(1)
         self.looks.observe(x, codes)
-        masked, is_masked = mask_tokens(codes, self.prior.cfg.codebook_size)
+        if self.prior.cfg.causal:       # every token, given the ones before it
+            masked, is_masked = codes, torch.ones_like(codes, dtype=torch.bool)
+        else:
+            masked, is_masked = mask_tokens(codes, self.prior.cfg.codebook_size)
         drop = torch.rand(codes.shape[0], device=codes.device) < self.hyper["caption_dropout"]
         model = self.modules["prior"]
         logits = model(masked, text.tokens, text.mask, drop)
