@@ -1,5 +1,6 @@
-"""The masked token transformer (MaskGIT, Chang et al. 2022) that draws a
-tokenizer grid from a prompt.
+"""The token transformers that draw a tokenizer grid from a prompt: the masked
+one (MaskGIT, Chang et al. 2022) and, built on it, the autoregressive one that
+ships (``AutoregressivePrior``, ``causal=1``).
 
 It sees a grid of codes where some are [MASK] and predicts every code at once;
 self-attention runs over the grid (bidirectional), cross-attention reads the
@@ -11,7 +12,8 @@ Why 2x2 groups: one CPU thread is the budget. Each transformer position holds a
 2x2 group of tokens (its input is the sum of the four tokens' embeddings, each
 with its place in the group; its output is four sets of logits), so 256 tokens
 are a sequence of 64 and a step costs about a quarter as much. Masking stays
-per token, so decoding works exactly as in MaskGIT.
+per token, so decoding works exactly as in MaskGIT; the autoregressive prior
+draws the four tokens of a group in turn.
 """
 from __future__ import annotations
 
@@ -178,6 +180,11 @@ class MaskedPrior(nn.Module):
                 drop: torch.Tensor) -> torch.Tensor:
         """(B, grid*grid) codes with [MASK] = codebook_size -> (B, grid*grid, codebook_size) logits."""
         hidden = self.trunk(self.embed(self.to_groups(codes)), self.context(text_tokens, text_mask, drop))
+        return self.token_logits(hidden)
+
+    def token_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, P, dim) hidden states -> (B, grid*grid, codebook_size) logits, each
+        position's four tokens apart."""
         logits = self.head(hidden).view(hidden.shape[0], self.cfg.positions,
                                         self.cfg.group ** 2, self.cfg.codebook_size)
         return self.from_groups(logits)

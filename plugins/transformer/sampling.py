@@ -118,9 +118,8 @@ class Sampler:
         n = len(self.generators)
         codes = torch.full((n, total), vocab, dtype=torch.long, device=self.device)
         for step in range(steps):
-            logits = prior.trunk(prior.embed(prior.to_groups(self._doubled(codes))), self.context)
-            logits = prior.from_groups(prior.head(logits).view(
-                logits.shape[0], prior.cfg.positions, prior.cfg.group ** 2, vocab))
+            logits = prior.token_logits(prior.trunk(prior.embed(prior.to_groups(self._doubled(codes))),
+                                                    self.context))
             log_probs = self._log_probs(logits, self.guidance * (step + 1) / steps if ramp else self.guidance)
             choice = self._choose(log_probs)
             confidence = log_probs.gather(-1, choice[..., None])[..., 0]
