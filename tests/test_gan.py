@@ -353,9 +353,10 @@ def test_shipped_weights_paint_the_named_colours_and_use_their_noise():
     """A regression guard on the shipped model: single-object prompts get their
     background, an object of the named colour, and exactly one object of the
     named kind (14 of 16 for the shipped weights, 16 of 16 for the first
-    counterfactual run, 12 of 16 for the weights before that stage), and four seeds give visibly different pictures (the
-    evaluator's pairwise distance; the pixel GAN shipped before this one nearly
-    ignored its noise: 0.04, the corpus 0.24)."""
+    counterfactual run, 12 of 16 for the weights before that stage), and four
+    seeds give visibly different pictures (the evaluator's pairwise distance; the
+    pixel GAN shipped before this one nearly ignored its noise: 0.04, the corpus
+    0.24)."""
     from core.checker import read_shapes
     from core.evaluate import pairwise_distance
 

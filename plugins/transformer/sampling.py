@@ -148,7 +148,7 @@ class Sampler:
         for p in range(positions):
             hidden = prior.trunk(prior.shifted(self._doubled(groups)), self.context)[:, p:p + 1]
             for slot in range(slots):
-                logits = prior.slot_logits(hidden, self._doubled(groups)[:, p:p + 1], slot)[:, 0]
+                logits = prior.slot_logits(hidden, self._doubled(groups[:, p:p + 1]), slot)[:, 0]
                 groups[:, p, slot] = self._choose(self._log_probs(logits, self.guidance)).to(self.device)
             progress((p + 1) / positions)
         return prior.from_groups(groups)
