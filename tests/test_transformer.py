@@ -171,7 +171,10 @@ def test_autoregressive_sampling_reads_the_logits_training_fits(stages):
     groups = prior.to_groups(codes)
     with torch.no_grad():
         teacher_forced = prior.to_groups(prior(codes, *text).argmax(-1))
-        hidden = prior.trunk(prior.shifted(groups), prior.context(*text))
+        context = prior.context(*text)
+        caches = prior.new_cache(context)      # the sampler's path: one position at a time
+        hidden = torch.cat([prior.hidden_at(groups, p, caches) for p in range(prior.cfg.positions)], 1)
+        assert torch.allclose(hidden, prior.trunk(prior.shifted(groups), context), atol=1e-5)
         for position, slot in [(0, 0), (9, 3), (63, 1)]:
             one = prior.slot_logits(hidden[:, position:position + 1], groups[:, position:position + 1], slot)
             assert torch.equal(one[:, 0].argmax(-1), teacher_forced[:, position, slot])

@@ -112,6 +112,32 @@ class Block(nn.Module):
             x = x + F.conv2d(grid, weight, self.local.bias, padding=1, groups=d).flatten(2).transpose(1, 2)
         return x + self.mlp(self.norm3(x))
 
+    # Causal taps of the local convolution as (row, column) offsets: the row above and the left neighbour.
+    TAPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0))
+
+    def step(self, x: torch.Tensor, p: int, cache: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A causal block at one position: ``x`` (B, 1, dim) is position ``p``'s input;
+        ``cache`` (see ``AutoregressivePrior.new_cache``) holds what the earlier positions
+        left: self-attention keys and values, and the local convolution's inputs. The
+        same numbers as ``forward`` over the whole grid, for one position's work."""
+        q, k, v = self.qkv(self.norm1(x)).chunk(3, dim=-1)
+        cache["keys"][:, p], cache["values"][:, p] = k[:, 0], v[:, 0]
+        x = x + self.self_out(self._merge(F.scaled_dot_product_attention(
+            self._split(q), self._split(cache["keys"][:, :p + 1]), self._split(cache["values"][:, :p + 1]))))
+        x = x + self.cross_out(self._merge(F.scaled_dot_product_attention(
+            self._split(self.cross_q(self.norm2(x))), cache["cross_keys"], cache["cross_values"],
+            attn_mask=cache["cross_mask"])))
+        if self.local is not None:
+            cache["local"][:, p] = x[:, 0]
+            side = int(cache["local"].shape[1] ** 0.5)
+            row, column = divmod(p, side)
+            out = self.local.bias.expand(x.shape[0], -1)
+            for dy, dx in self.TAPS:
+                if 0 <= row + dy and 0 <= column + dx < side:
+                    out = out + self.local.weight[:, 0, 1 + dy, 1 + dx] * cache["local"][:, p + dy * side + dx]
+            x = x + out[:, None]
+        return x + self.mlp(self.norm3(x))
+
 
 class MaskedPrior(nn.Module):
     def __init__(self, cfg: PriorConfig) -> None:
@@ -235,6 +261,31 @@ class AutoregressivePrior(MaskedPrior):
             return (z + self.slot_mlp(z)) @ weight[slot].T + bias[slot]
         z = z + self.slot_mlp(z)
         return torch.einsum("bpsd,svd->bpsv", z, weight) + bias
+
+    def new_cache(self, context: tuple[torch.Tensor, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        """Per block, room for every position's keys, values and local-convolution inputs,
+        and the prompt's cross-attention keys and values (computed once here)."""
+        text, allowed = context
+        b, cfg = text.shape[0], self.cfg
+        caches = []
+        for block in self.blocks:
+            cross_keys, cross_values = block.cross_kv(text).chunk(2, dim=-1)
+            caches.append({"keys": text.new_zeros(b, cfg.positions, cfg.dim),
+                           "values": text.new_zeros(b, cfg.positions, cfg.dim),
+                           "local": text.new_zeros(b, cfg.positions, cfg.dim),
+                           "cross_keys": block._split(cross_keys), "cross_values": block._split(cross_values),
+                           "cross_mask": allowed[:, None, None, :]})
+        return caches
+
+    def hidden_at(self, groups: torch.Tensor, p: int, caches: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """The normalised last hidden state (B, 1, dim) of position ``p``, whose input is
+        group ``p - 1`` of ``groups`` (the start vector at 0); positions before ``p`` must
+        have been through ``caches`` in order. What ``trunk(shifted(groups))[:, p]`` gives."""
+        x = self.start.expand(groups.shape[0], -1, -1) if p == 0 else self.embed(groups[:, p - 1:p])
+        x = x + self.position[:, p:p + 1]
+        for block, cache in zip(self.blocks, caches):
+            x = block.step(x, p, cache)
+        return self.norm(x)
 
     def forward(self, codes: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
                 drop: torch.Tensor) -> torch.Tensor:
