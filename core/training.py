@@ -182,6 +182,10 @@ def open_data(spec: str, resolution: int, seed: int, block_size: int, start_bloc
 
 
 def find_trainable(backend: str) -> Any:
+    if backend == "critic":       # not a generator: the re-ranking judge of core.critic
+        from core.critic_training import CriticTrainable
+
+        return CriticTrainable()
     from core.registry import get_registry
 
     generator = get_registry().get("generators", backend)

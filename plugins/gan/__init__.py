@@ -12,6 +12,7 @@ from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
+from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
 __version__ = "0.3.2"     # 0.2: the contrastive stage; 0.3: counterfactual captions; 0.3.1: one discriminator pass; 0.3.2: deterministic kernels (model_version counts its steps)
@@ -28,6 +29,7 @@ class GANGenerator(TrainedGenerator):
         Param("truncation", "float", 4.0, min=0.25, max=4.0, step=0.05,
               help="Noise beyond this many standard deviations is redrawn: lower values give "
                    "more typical, less varied pictures (4 = no truncation)"),
+        candidates_param(),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
@@ -37,13 +39,18 @@ class GANGenerator(TrainedGenerator):
         return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
+        from core.reranking import candidate_streams, keep_best
         from plugins.gan import sampling
 
         model = self.model()
         progress(0.1, "sampling")
         params = self.settings(request)
-        images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
-                                          float(params["truncation"]))
+        n, candidates = request.n, int(params["candidates"])
+        images = sampling.generate_images(model, [request.prompt] * n, request.seed,
+                                          float(params["truncation"]),
+                                          streams=candidate_streams(request.seed, candidates))
+        progress(0.8, "choosing the best candidates")
+        images = keep_best(images, request.prompt, n, candidates)
         progress(1.0, "done")
         return enlarge(images, int(params["size"]))
 

@@ -60,10 +60,17 @@ def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> t
 
 @torch.no_grad()
 def generate_images(model: GANModel, prompts: Sequence[str], seed: int = 0,
-                    truncation: float = NO_TRUNCATION) -> list[Image.Image]:
-    """One image per prompt; the same (prompts, seed, truncation) give the same pixels."""
+                    truncation: float = NO_TRUNCATION,
+                    streams: Sequence[int] | None = None) -> list[Image.Image]:
+    """One image per prompt; the same (prompts, seed, truncation) give the same pixels.
+    ``streams``: draw the prompts once from each of these seeds instead, all in one
+    batch, stream-major (the candidates that ``core.critic.keep_best`` chooses among)."""
+    streams = list(streams or [seed])
     c, context = condition(model, prompts)
-    z = noise(len(prompts), model.cfg.z_dim, seed, truncation).to(c.device)
+    z = torch.cat([noise(len(prompts), model.cfg.z_dim, s, truncation) for s in streams]).to(c.device)
+    if len(streams) > 1:
+        rows = torch.arange(len(prompts), device=c.device).repeat(len(streams))
+        c, context = c[rows], None if context is None else context.rows(rows)
     return to_images(model.synthesize(z, c, context))
 
 

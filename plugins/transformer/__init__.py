@@ -17,6 +17,7 @@ from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
+from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
 __version__ = "0.2.0"
@@ -39,6 +40,7 @@ class TransformerGenerator(TrainedGenerator):
               help="Randomness of the token choices (0 always takes the likeliest)"),
         Param("top_k", "int", 0, min=0, max=1024, step=1,
               help="Sample each token among its k likeliest codes (0: all)"),
+        candidates_param(),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
@@ -48,16 +50,21 @@ class TransformerGenerator(TrainedGenerator):
         return load_model(folder)
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
+        from core.reranking import candidate_seeds, keep_best
         from plugins.transformer.sampling import generate_images
 
         model = self.model()
         progress(0.05, "sampling")
         params = self.settings(request)
-        images = generate_images(model.prior, model.tokenizer, [request.prompt] * request.n,
-                                 request.seed, guidance=float(params["guidance"]),
+        n, candidates = request.n, int(params["candidates"])
+        images = generate_images(model.prior, model.tokenizer, [request.prompt] * (n * candidates),
+                                 seeds=candidate_seeds(request.seed, n, candidates),
+                                 guidance=float(params["guidance"]),
                                  temperature=float(params["temperature"]),
                                  top_k=int(params["top_k"]),
-                                 progress=lambda f: progress(0.05 + 0.9 * f, "decoding tokens"))
+                                 progress=lambda f: progress(0.05 + 0.85 * f, "decoding tokens"))
+        progress(0.9, "choosing the best candidates")
+        images = keep_best(images, request.prompt, n, candidates)
         progress(1.0, "done")
         # Flat colours with hard edges: LANCZOS keeps edges crisp without the
         # staircase of NEAREST at non-integer display scales.

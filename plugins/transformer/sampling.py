@@ -49,10 +49,12 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
                     guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
                     top_k: int = 0, steps: int = 24,
                     progress: Callable[[float], None] | None = None,
-                    choice_noise: float = CHOICE_NOISE, ramp: bool = True) -> list[Image.Image]:
+                    choice_noise: float = CHOICE_NOISE, ramp: bool = True,
+                    seeds: Sequence[int] | None = None) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed, settings) give the same pixels.
-    ``steps``, ``choice_noise`` and ``ramp`` apply to a masked prior only: an
-    autoregressive one draws its grid one 2x2 group at a time."""
+    Image i draws with ``seed + i``, or ``seeds[i]`` when given. ``steps``,
+    ``choice_noise`` and ``ramp`` apply to a masked prior only: an autoregressive one
+    draws its grid one 2x2 group at a time."""
     from core.text_encoder import encode
 
     device = next(prior.parameters()).device
@@ -68,7 +70,7 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
     else:
         drop = no_caption
     sampler = Sampler(prior, prior.context(text_tokens, text_mask, drop),
-                      [torch.Generator().manual_seed(int(seed) + i) for i in range(n)],
+                      [torch.Generator().manual_seed(int(s)) for s in seeds or range(seed, seed + n)],
                       guidance, temperature, top_k, ~tokenizer.used_codes())
     report = progress or (lambda fraction: None)
     if prior.cfg.causal:

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.hookspecs import GenerateRequest, ProgressFn, hookimpl
 from core.params import Param
+from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ class VAEGenerator(TrainedGenerator):
         Param("variation", "float", 0.6, min=0.0, max=2.0, step=0.05,
               help="With a starting image: 0 reconstructs it (its objects in the prompt's colours "
                    "when there is a prompt), higher values vary it more"),
+        candidates_param(note="; not with a starting image"),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
@@ -50,8 +52,14 @@ class VAEGenerator(TrainedGenerator):
             images = sampling.variations(model, request.init_image, request.prompt, request.n,
                                          request.seed, float(params["variation"]))
         else:
+            from core.reranking import candidate_streams, keep_best
+
+            candidates = int(params["candidates"])
             images = sampling.generate_images(model, [request.prompt] * request.n, request.seed,
-                                              float(params["temperature"]), float(params["guidance"]))
+                                              float(params["temperature"]), float(params["guidance"]),
+                                              streams=candidate_streams(request.seed, candidates))
+            progress(0.8, "choosing the best candidates")
+            images = keep_best(images, request.prompt, request.n, candidates)
         progress(1.0, "done")
         return enlarge(images, int(params["size"]))
 

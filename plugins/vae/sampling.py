@@ -28,12 +28,15 @@ def _generator(seed: int) -> torch.Generator:
 
 @torch.no_grad()
 def generate_images(model: ConditionalVAE, prompts: Sequence[str], seed: int = 0,
-                    temperature: float = 1.0, guidance: float = 1.0) -> list[Image.Image]:
+                    temperature: float = 1.0, guidance: float = 1.0,
+                    streams: Sequence[int] | None = None) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed) give the same pixels.
     ``guidance`` is the diffusion prior's classifier-free guidance (no effect on
-    the other priors)."""
+    the other priors). ``streams``: draw the prompts once from each of these seeds
+    instead, stream-major (the candidates that ``core.critic.keep_best`` chooses among)."""
     c, context = condition(model, prompts)
-    return to_images(model.generate(c, _generator(seed), temperature, guidance, context))
+    return to_images(torch.cat([model.generate(c, _generator(s), temperature, guidance, context)
+                                for s in streams or [seed]]))
 
 
 def image_tensor(image: Image.Image, resolution: int, device: torch.device) -> torch.Tensor:

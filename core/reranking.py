@@ -1,0 +1,45 @@
+"""Re-ranking for the built-in generators: draw several candidates per image, keep
+the one the critic (``core.critic``) matches best with the prompt.
+
+Light on purpose (no torch at import): the generators build their ``candidates``
+control from here when their plugin loads.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+CANDIDATE_STRIDE = 100_003     # candidate j of image i is drawn with seed + i + j * stride
+
+
+def candidates_param(default: int = 1, note: str = "") -> Any:
+    """The ``candidates`` control the built-in generators share."""
+    from core.params import Param
+
+    return Param("candidates", "int", default, min=1, max=16, step=1,
+                 help="Draw this many pictures per image and keep the one the critic judges "
+                      f"closest to the prompt (1: no choosing{note})")
+
+
+def candidate_streams(seed: int, candidates: int) -> list[int]:
+    """The seed of each candidate's draws, for generators that draw a request's images
+    from one seeded stream (the GAN): candidate 0 draws with ``seed``, as without re-ranking."""
+    return [seed + j * CANDIDATE_STRIDE for j in range(candidates)]
+
+
+def candidate_seeds(seed: int, n: int, candidates: int) -> list[int]:
+    """Seeds of ``candidates`` draws for each of ``n`` images, candidate-major, for
+    generators that seed each image (image i: seed + i). Candidate 0 of image i is
+    seed + i, the draw without re-ranking, and no seed depends on ``n``, so image i of
+    a request is the same whatever ``n`` is."""
+    return [stream + i for stream in candidate_streams(seed, candidates) for i in range(n)]
+
+
+def keep_best(images: Sequence[Any], prompt: str, n: int, candidates: int) -> list[Any]:
+    """Of the candidate-major draws of :func:`candidate_seeds`, each image's best match for
+    ``prompt`` by the shipped critic (all of them as they are with one candidate)."""
+    if candidates == 1:
+        return list(images)
+    from core.critic import match_scores, shared_critic
+
+    best = match_scores(shared_critic(), images, prompt).view(candidates, n).argmax(0)
+    return [images[int(best[i]) * n + i] for i in range(n)]
