@@ -60,7 +60,7 @@ def test_negatives_change_the_claim_and_its_caption():
     from core.corpus.dataset import random_claim
 
     rng = np.random.default_rng(0)
-    dropped = 0
+    dropped = flipped = 0
     for _ in range(300):
         claim = random_claim("all", rng)
         changed = negative_claim(claim, rng)
@@ -69,7 +69,8 @@ def test_negatives_change_the_claim_and_its_caption():
         assert changed != claim
         assert caption(changed, np.random.default_rng(1)) != caption(claim, np.random.default_rng(1))
         dropped += getattr(claim, "caption_kind", "") in ("two", "relation") and len(changed.objects) == 1
-    assert dropped > 0         # the critic's own edit: the second object left out
+        flipped += getattr(claim, "relation", None) is not None and changed.relation not in (None, claim.relation)
+    assert dropped > 0 and flipped > 0        # the critic's own edits: an object left out, the relation swapped
 
 
 def test_candidate_seeds_keep_image_i_independent_of_n():

@@ -80,7 +80,7 @@ def trained(tmp_path_factory, autoencoder):
 
 def test_registered(registry):
     assert "gan" in registry.generators
-    assert {p.name for p in registry.generators["gan"].params} == {"truncation", "size"}
+    assert {p.name for p in registry.generators["gan"].params} == {"truncation", "candidates", "size"}
 
 
 def test_training_steps_change_the_gan_and_leave_the_autoencoder_alone(autoencoder):

@@ -71,7 +71,7 @@ def changed(before, after, key):
 def test_registered_as_a_generator(registry):
     generator = registry.generators["transformer"]
     assert isinstance(generator, Generator)
-    assert {p.name for p in generator.params} >= {"guidance", "temperature", "top_k", "size"}
+    assert {p.name for p in generator.params} >= {"guidance", "temperature", "top_k", "candidates", "size"}
 
 
 def test_tokenizer_stage_trains_on_the_corpus(stages):
