@@ -55,17 +55,24 @@ def test_critic_needs_corpus_claims(tmp_path):
         run(tmp_path / "critic", 1, data=str(folder))
 
 
-def test_negatives_change_the_claim_and_its_caption():
-    from core.corpus.captions import caption
+def claim_pairs(family, seed, count):
+    """(claim, its counterfactual, the generator) for ``count`` random claims of
+    ``family``, skipping the rare claim with no counterfactual."""
     from core.corpus.dataset import random_claim
 
-    rng = np.random.default_rng(0)
-    dropped = flipped = 0
-    for _ in range(300):
-        claim = random_claim("all", rng)
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        claim = random_claim(family, rng)
         changed = negative_claim(claim, rng)
-        if changed is None:
-            continue
+        if changed is not None:
+            yield claim, changed, rng
+
+
+def test_negatives_change_the_claim_and_its_caption():
+    from core.corpus.captions import caption
+
+    dropped = flipped = 0
+    for claim, changed, _ in claim_pairs("all", 0, 300):
         assert changed != claim
         assert caption(changed, np.random.default_rng(1)) != caption(claim, np.random.default_rng(1))
         dropped += getattr(claim, "caption_kind", "") in ("two", "relation") and len(changed.objects) == 1
@@ -87,16 +94,11 @@ def test_shipped_critic_tells_captions_from_their_counterfactuals():
     scores each picture's own caption above its counterfactual's, and picks the
     picture of a caption over the counterfactual picture."""
     from core.corpus.captions import caption
-    from core.corpus.dataset import random_claim, render, scene_for
+    from core.corpus.dataset import render, scene_for
 
     critic = load_critic(ASSETS_DIR / "critic")
-    rng = np.random.default_rng(2024)
     right = total = 0
-    for _ in range(48):
-        claim = random_claim("shapes", rng)
-        changed = negative_claim(claim, rng)
-        if changed is None:
-            continue
+    for claim, changed, rng in claim_pairs("shapes", 2024, 48):
         pictures = [render(scene_for(c, rng)) for c in (claim, changed)]
         texts = [caption(c, rng) for c in (claim, changed)]
         own = match_scores(critic, pictures, texts[0])
