@@ -33,6 +33,7 @@ class CriticConfig:
     dim: int = 128
     depth: int = 2
     heads: int = 4
+    coordinates: int = 0     # 1: each grid cell's row and column as fixed sines and cosines, added to its features
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +42,19 @@ class CriticConfig:
     def from_dict(cls, values: dict[str, Any]) -> "CriticConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: int(v) for k, v in values.items() if k in known})
+
+
+def grid_coordinates(side: int, dim: int) -> torch.Tensor:
+    """(1, side * side, dim): for each cell of a side x side grid in raster order, sines
+    and cosines of its row (first half) and column (second half) at dim / 4 frequencies."""
+    import math
+
+    frequencies = torch.exp(torch.linspace(0.0, math.log(side), dim // 4))
+    angles = (torch.arange(side).float() / side * math.pi)[:, None] * frequencies
+    one_axis = torch.cat([angles.sin(), angles.cos()], 1)                  # (side, dim / 2)
+    rows = one_axis[:, None, :].expand(side, side, -1)
+    columns = one_axis[None, :, :].expand(side, side, -1)
+    return torch.cat([rows, columns], 2).reshape(1, side * side, -1)
 
 
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -59,6 +73,10 @@ class Critic(nn.Module):
                                    nn.Conv2d(4 * w, cfg.dim, 1))
         side = cfg.resolution // 8
         self.image_position = nn.Parameter(torch.randn(1, side * side, cfg.dim) * 0.02)
+        # Why fixed coordinates: the learned positions stayed at 4 % of the features' size,
+        # and the critic could not tell "left of" from "right of" (model card).
+        self.register_buffer("coordinates", grid_coordinates(side, cfg.dim) if cfg.coordinates
+                             else torch.zeros(1, side * side, cfg.dim), persistent=False)
         self.text = nn.Sequential(nn.LayerNorm(TEXT_DIM), nn.Linear(TEXT_DIM, cfg.dim))
         self.summary = nn.Parameter(torch.randn(1, 1, cfg.dim) * 0.02)   # the token the score is read from
         layer = nn.TransformerDecoderLayer(cfg.dim, cfg.heads, 4 * cfg.dim, dropout=0.0,
@@ -69,7 +87,7 @@ class Critic(nn.Module):
     def encode_images(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, R, R) pixels in [0, 1] -> (B, (R/8)^2, dim) features."""
         features = self.image(x * 2 - 1).flatten(2).transpose(1, 2)
-        return features + self.image_position
+        return features + self.image_position + self.coordinates
 
     def encode_texts(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """MiniLM token states (B, T, 384) and mask -> the sequence the layers read and its padding."""

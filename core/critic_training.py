@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from core.corpus.counterfactual import OPPOSITE
 from core.critic import Critic, CriticConfig
 from core.errors import UserError
 
@@ -44,7 +45,7 @@ class CriticTrainable:
 def negative_claim(claim: Any, rng: np.random.Generator, flip_relation: float = FLIP_RELATION) -> Any:
     """A claim that differs from ``claim`` in one stated fact (None if none could be made)."""
     from core.corpus.attributes import ShapesClaim
-    from core.corpus.counterfactual import OPPOSITE, counterfactual
+    from core.corpus.counterfactual import counterfactual
 
     if isinstance(claim, ShapesClaim):
         # Relation claims are a few per batch and one edit in four of theirs flips the
@@ -54,6 +55,16 @@ def negative_claim(claim: Any, rng: np.random.Generator, flip_relation: float = 
         if claim.caption_kind in ("two", "relation") and rng.random() < DROP_SECOND:
             return replace(claim, caption_kind="single", objects=claim.objects[:1], relation=None)
     return counterfactual(claim, rng)
+
+
+def relation_claim(rng: np.random.Generator) -> Any:
+    """A random shapes claim of the relation kind."""
+    from core.corpus.shapes import sample_shapes_claim
+
+    while True:
+        claim = sample_shapes_claim(rng)
+        if claim.relation:
+            return claim
 
 
 def augment(x: torch.Tensor) -> torch.Tensor:
@@ -79,7 +90,9 @@ class CriticTrainer:
         self.optimizers = {"adam": torch.optim.AdamW(self.critic.parameters(), lr=self.base_lr,
                                                      weight_decay=0.01)}
         self.flip_relation = float(extra.get("flip_relation", saved.get("flip_relation", FLIP_RELATION)))
-        self.config = {"critic": cfg.to_dict(), "flip_relation": self.flip_relation}
+        self.relation_pairs = int(extra.get("relation_pairs", saved.get("relation_pairs", 0)))
+        self.config = {"critic": cfg.to_dict(), "flip_relation": self.flip_relation,
+                       "relation_pairs": self.relation_pairs}
         self.accelerator: Any = None
         self._last: tuple[torch.Tensor, list[str]] | None = None
 
@@ -101,9 +114,16 @@ class CriticTrainer:
             pictures.append(image_to_tensor(render(scene_for(changed, rng))))
             write = paraphrase if rng.random() < PARAPHRASE_P else caption
             captions.append(write(changed, rng))
-        x = batch["image"][keep]
-        images = torch.cat([x, torch.stack(pictures).to(x.device)])
-        return images, [batch["caption"][i] for i in keep] + captions
+        originals, own = list(batch["image"][keep].cpu()), [batch["caption"][i] for i in keep]
+        for _ in range(self.relation_pairs):      # extra relation claims, each against its swap
+            claim = relation_claim(rng)
+            changed = replace(claim, relation=OPPOSITE[str(claim.relation)])
+            for picture_list, caption_list, c in ((originals, own, claim), (pictures, captions, changed)):
+                picture_list.append(image_to_tensor(render(scene_for(c, rng))))
+                write = paraphrase if rng.random() < PARAPHRASE_P else caption
+                caption_list.append(write(c, rng))
+        images = torch.stack(originals + pictures).to(batch["image"].device)
+        return images, own + captions
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, float]:
         from core.text_encoder import encode_cached

@@ -18,7 +18,7 @@ from core.errors import UserError
 from core.training import TrainConfig, train
 
 SHIPPED = has_checkpoint(ASSETS_DIR / "critic")
-TINY = {"width": 8, "dim": 16, "depth": 1, "heads": 2}
+TINY = {"width": 8, "dim": 16, "depth": 1, "heads": 2, "coordinates": 1, "relation_pairs": 2}
 
 
 def run(out, steps, data="procedural:all", resume=False):
