@@ -64,7 +64,7 @@ def generate_images(model: GANModel, prompts: Sequence[str], seed: int = 0,
                     streams: Sequence[int] | None = None) -> list[Image.Image]:
     """One image per prompt; the same (prompts, seed, truncation) give the same pixels.
     ``streams``: draw the prompts once from each of these seeds instead, all in one
-    batch, stream-major (the candidates that ``core.critic.keep_best`` chooses among)."""
+    batch, stream-major (the candidates that ``core.reranking.keep_best`` chooses among)."""
     streams = list(streams or [seed])
     c, context = condition(model, prompts)
     z = torch.cat([noise(len(prompts), model.cfg.z_dim, s, truncation) for s in streams]).to(c.device)

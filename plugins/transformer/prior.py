@@ -69,6 +69,20 @@ def mask_tokens(codes: torch.Tensor, vocab: int) -> tuple[torch.Tensor, torch.Te
     return codes.masked_fill(is_masked, vocab), is_masked
 
 
+# The causal local convolution's taps as (row, column) offsets: the row above, the left
+# neighbour and the position itself (raster order). ``Block.forward`` masks the 3x3 kernel
+# to them, ``Block.step`` adds them up one position at a time.
+CAUSAL_TAPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0))
+
+
+def causal_kernel_mask() -> torch.Tensor:
+    """The 3x3 mask that keeps only ``CAUSAL_TAPS`` of a convolution kernel."""
+    mask = torch.zeros(3, 3)
+    for dy, dx in CAUSAL_TAPS:
+        mask[1 + dy, 1 + dx] = 1.0
+    return mask
+
+
 class Block(nn.Module):
     def __init__(self, dim: int, heads: int, mlp_ratio: int, local: bool = False,
                  causal: bool = False) -> None:
@@ -77,9 +91,8 @@ class Block(nn.Module):
         # Neighbouring positions are neighbouring pixels: a depthwise convolution
         # gives the model that for free instead of learning it through attention.
         self.local = nn.Conv2d(dim, dim, 3, padding=1, groups=dim) if local else None
-        # Causal: the kernel sees the row above, the left neighbour and itself (raster order).
-        self.register_buffer("local_mask", torch.tensor([[1.0, 1, 1], [1, 1, 0], [0, 0, 0]]),
-                             persistent=False)
+        if local and causal:
+            self.register_buffer("local_mask", causal_kernel_mask(), persistent=False)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.self_out = nn.Linear(dim, dim)
@@ -112,9 +125,6 @@ class Block(nn.Module):
             x = x + F.conv2d(grid, weight, self.local.bias, padding=1, groups=d).flatten(2).transpose(1, 2)
         return x + self.mlp(self.norm3(x))
 
-    # Causal taps of the local convolution as (row, column) offsets: the row above and the left neighbour.
-    TAPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0))
-
     def step(self, x: torch.Tensor, p: int, cache: dict[str, torch.Tensor]) -> torch.Tensor:
         """A causal block at one position: ``x`` (B, 1, dim) is position ``p``'s input;
         ``cache`` (see ``AutoregressivePrior.new_cache``) holds what the earlier positions
@@ -132,7 +142,7 @@ class Block(nn.Module):
             side = int(cache["local"].shape[1] ** 0.5)
             row, column = divmod(p, side)
             out = self.local.bias.expand(x.shape[0], -1)
-            for dy, dx in self.TAPS:
+            for dy, dx in CAUSAL_TAPS:
                 if 0 <= row + dy and 0 <= column + dx < side:
                     out = out + self.local.weight[:, 0, 1 + dy, 1 + dx] * cache["local"][:, p + dy * side + dx]
             x = x + out[:, None]

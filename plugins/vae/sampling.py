@@ -33,7 +33,7 @@ def generate_images(model: ConditionalVAE, prompts: Sequence[str], seed: int = 0
     """One image per prompt; the same (prompts, seed) give the same pixels.
     ``guidance`` is the diffusion prior's classifier-free guidance (no effect on
     the other priors). ``streams``: draw the prompts once from each of these seeds
-    instead, stream-major (the candidates that ``core.critic.keep_best`` chooses among)."""
+    instead, stream-major (the candidates that ``core.reranking.keep_best`` chooses among)."""
     c, context = condition(model, prompts)
     return to_images(torch.cat([model.generate(c, _generator(s), temperature, guidance, context)
                                 for s in streams or [seed]]))
