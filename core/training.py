@@ -35,6 +35,9 @@ The returned trainer has:
     gradient (an EMA copy of a generator, say).
 ``accelerator``
     set by the loop before the first step.
+``after_init(init)`` (optional)
+    called once ``--init``'s weights are loaded, for what only the backend
+    knows (the GAN starts its trained generator from an export's EMA copy).
 ``training_step(batch, step) -> dict[str, float]``
     one optimisation step: forward, ``self.accelerator.backward(loss)``,
     ``optimizer.step()``, ``optimizer.zero_grad()``, and return the losses to
@@ -276,6 +279,8 @@ def _load_init(trainer: Any, init: Any) -> None:
         if unexpected:
             raise UserError(f"--init {init.path}: its {name} holds weights this run's model has no "
                             f"place for ({', '.join(unexpected[:5])}); is it the same backend and size?")
+    if hasattr(trainer, "after_init"):
+        trainer.after_init(init)
 
 
 def train_from_cli(args: Any) -> dict[str, Any]:

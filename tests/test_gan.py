@@ -140,6 +140,80 @@ def test_counterfactual_negatives_move_the_gan_and_need_the_corpus(autoencoder):
         trainer.training_step({**batch, "attributes": [{} for _ in batch["caption"]]}, 1)
 
 
+@pytest.mark.skipif(not has_checkpoint(ASSETS_DIR / "critic"), reason="no shipped critic in assets/critic")
+def test_the_critic_term_teaches_the_generator_its_captions_over_their_counterfactuals(autoencoder):
+    """``critic_weight``: generated latents are decoded and the frozen shipped critic must
+    pick each one's own caption over its counterfactual and another caption. Steps on
+    that term alone widen the critic's margin of own caption over counterfactual; the
+    critic and the autoencoder do not change. ``d_warmup``: the generator stands still
+    while a fresh discriminator learns."""
+    batch = corpus_batch()
+    trainer = tiny_trainer(autoencoder, critic_weight=1.0, critic_rows=8)
+    frozen = [p.detach().clone() for p in [*trainer.critic.parameters(), *trainer.frozen["autoencoder"].parameters()]]
+    counterfactual, counter_text = trainer._counterfactuals(batch, 0)
+    rows = torch.arange(8)
+    other = (rows + 1) % 8
+    differs = torch.tensor([batch["caption"][i] != batch["caption"][j] for i, j in zip(rows, other)])
+    texts = trainer._critic_texts(batch, counter_text, counterfactual, other, differs)
+    assert texts["has_counterfactual"].sum() >= 4
+    c, noise = trainer._posterior(batch)[0], torch.randn(8, TINY["z_dim"])
+    generator = trainer.modules["generator"]
+
+    def margin():
+        with torch.no_grad():
+            logits, counts = trainer._critic_logits(generator(noise, c), c, rows, texts)
+        return float((logits[:, 0] - logits[:, 1])[counts[:, 1]].mean())
+
+    before = margin()
+    optimizer = torch.optim.Adam(generator.parameters(), lr=1e-2)
+    for _ in range(15):
+        trainer._critic_loss(generator(noise, c), c, rows, texts).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert margin() > before + 0.5
+    after = [*trainer.critic.parameters(), *trainer.frozen["autoencoder"].parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(frozen, after))
+
+    losses = trainer.training_step(batch, 0)           # the whole step logs the term
+    assert math.isfinite(losses["critic"])
+    warming = tiny_trainer(autoencoder, critic_weight=1.0, d_warmup=1)
+    start = [p.detach().clone() for p in warming.modules["generator"].parameters()]
+    assert "critic" not in warming.training_step(batch, 0)
+    assert all(torch.equal(a, b) for a, b in zip(start, warming.modules["generator"].parameters()))
+    assert "critic" in warming.training_step(batch, 1)
+    assert any(not torch.equal(a, b) for a, b in zip(start, warming.modules["generator"].parameters()))
+
+
+@pytest.mark.skipif(not has_checkpoint(ASSETS_DIR / "critic"), reason="no shipped critic in assets/critic")
+def test_fine_tuning_an_export_on_the_critic_alone(autoencoder, tmp_path):
+    """``--init`` an export (EMA generator only) with ``--set adversarial=0``: the trained
+    generator and the anchor start from the export's generator; a step moves the
+    generator, not the anchor, the discriminator or the autoencoder. Without a critic
+    weight there is nothing to learn from, and that is said."""
+    from core.checkpoint import export_checkpoint, read_checkpoint
+    from core.training import _load_init
+
+    run, export = tmp_path / "run", tmp_path / "export"
+    train(TrainConfig("gan", "procedural:all", steps=1, out=str(run), batch_size=2, lr=1e-3, resolution=64,
+                      sample_every=0, extra={**TINY, "autoencoder": str(autoencoder)}), GANGenerator(), echo=False)
+    export_checkpoint(run, export, ["generator_ema", "autoencoder"])
+    trainer = tiny_trainer(autoencoder, adversarial=0, critic_weight=1.0, anchor_weight=1.0)
+    _load_init(trainer, read_checkpoint(export))
+    start = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    for name, module in (("generator", trainer.modules["generator"]), ("anchor", trainer.frozen["anchor"])):
+        assert all(torch.equal(v, start[k]) for k, v in module.state_dict().items()), name
+    still = [p.detach().clone() for p in [*trainer.modules["discriminator"].parameters(),
+                                          *trainer.frozen["autoencoder"].parameters()]]
+    losses = trainer.training_step(corpus_batch(), 0)
+    assert set(losses) == {"critic", "anchor"} and all(math.isfinite(v) for v in losses.values())
+    assert any(not torch.equal(v, start[k]) for k, v in trainer.modules["generator"].state_dict().items())
+    assert all(torch.equal(v, start[k]) for k, v in trainer.frozen["anchor"].state_dict().items())
+    assert all(torch.equal(a, b) for a, b in zip(still, [*trainer.modules["discriminator"].parameters(),
+                                                         *trainer.frozen["autoencoder"].parameters()]))
+    with pytest.raises(UserError, match="critic_weight"):
+        tiny_trainer(autoencoder, adversarial=0).training_step(corpus_batch(), 0)
+
+
 def test_the_contrastive_loss_does_not_count_a_repeated_caption_as_wrong():
     from plugins.gan.trainer import _contrastive
 

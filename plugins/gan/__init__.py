@@ -15,7 +15,7 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.3.2"     # 0.2: the contrastive stage; 0.3: counterfactual captions; 0.3.1: one discriminator pass; 0.3.2: deterministic kernels (model_version counts its steps)
+__version__ = "0.4.0"     # 0.2: the contrastive stage; 0.3: counterfactual captions; 0.3.1: one discriminator pass; 0.3.2: deterministic kernels; 0.4: tuned on the critic (model_version counts its steps)
 NAME = "gan"
 OUTPUT_SIZES = (64, 128, 256)
 SAMPLING_MODULE = "generator_ema"      # the moving average draws cleaner pictures than the trained copy
