@@ -53,9 +53,11 @@ weights; the critic is used at training time only.)
 
 Fine-tuning from an export (``--init assets/gan``), which holds only the EMA
 generator, starts the trained generator from it (``after_init``) and the
-discriminator afresh; ``d_warmup`` steps train only the discriminator first. A
-fresh discriminator that teaches at once wrecks the generator (measured: shapes
-0.53 -> 0.25 after 50 steps).
+discriminator afresh; ``d_warmup`` steps train only the discriminator first. Even
+so, a fresh discriminator wrecks the finished generator (measured: shapes 0.53 ->
+0.25-0.27 within 50 steps, after 50 or 300 steps of warm-up). So the shipped
+fourth stage plays no game (``adversarial`` 0, ``_critic_update``): the critic
+term alone, with the generator held near where it started (``anchor_weight``).
 
 Each rendered batch serves ``repeats`` updates, each with fresh posterior
 samples and noise ("data echoing", Choi et al. 2019), so rendering and encoding
