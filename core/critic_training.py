@@ -31,7 +31,6 @@ from core.errors import UserError
 
 DROP_SECOND = 0.25          # share of two-object counterfactuals that leave an object out
 FLIP_RELATION = 0.5         # share of relation counterfactuals that swap the relation (--set flip_relation)
-PARAPHRASE_P = 0.3          # as the corpus writes its own captions
 WARMUP = 100
 
 
@@ -98,30 +97,30 @@ class CriticTrainer:
 
     def _pairs(self, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, list[str]]:
         """The batch's pictures and captions, then their counterfactuals', in the same order."""
-        from core.corpus.captions import caption, paraphrase
-        from core.corpus.dataset import claim_of, image_to_tensor, render, scene_for
+        from core.corpus.dataset import claim_of, image_to_tensor, render, scene_and_caption
 
         if batch.get("attributes") is None:
             raise UserError("the critic trains on the procedural corpus (--data procedural:...): "
                             "it needs each picture's claim to write its counterfactual")
         rng = np.random.default_rng([self.seed, step, 4242])
         keep, pictures, captions = [], [], []
+
+        def draw(claim: Any, picture_list: list[torch.Tensor], caption_list: list[str]) -> None:
+            scene, text = scene_and_caption(claim, rng)
+            picture_list.append(image_to_tensor(render(scene)))
+            caption_list.append(text)
+
         for i, attributes in enumerate(batch["attributes"]):
             changed = negative_claim(claim_of(attributes), rng, self.flip_relation)
             if changed is None:
                 continue
             keep.append(i)
-            pictures.append(image_to_tensor(render(scene_for(changed, rng))))
-            write = paraphrase if rng.random() < PARAPHRASE_P else caption
-            captions.append(write(changed, rng))
+            draw(changed, pictures, captions)
         originals, own = list(batch["image"][keep].cpu()), [batch["caption"][i] for i in keep]
         for _ in range(self.relation_pairs):      # extra relation claims, each against its swap
             claim = relation_claim(rng)
-            changed = replace(claim, relation=OPPOSITE[str(claim.relation)])
-            for picture_list, caption_list, c in ((originals, own, claim), (pictures, captions, changed)):
-                picture_list.append(image_to_tensor(render(scene_for(c, rng))))
-                write = paraphrase if rng.random() < PARAPHRASE_P else caption
-                caption_list.append(write(c, rng))
+            draw(claim, originals, own)
+            draw(replace(claim, relation=OPPOSITE[str(claim.relation)]), pictures, captions)
         images = torch.stack(originals + pictures).to(batch["image"].device)
         return images, own + captions
 

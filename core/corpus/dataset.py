@@ -68,13 +68,19 @@ def render_claim(claim: Claim, seed: int = 0, size: int = NATIVE_SIZE) -> Image.
     return render(scene_for(claim, np.random.default_rng([seed, 7919])), size)
 
 
+def scene_and_caption(claim: Claim, rng: np.random.Generator,
+                      paraphrase_p: float = PARAPHRASE_P) -> tuple[Scene, str]:
+    """A scene of ``claim`` and its caption, written as a paraphrase with probability
+    ``paraphrase_p``: how the corpus draws and captions each of its pictures."""
+    scene = scene_for(claim, rng)
+    return scene, paraphrase(claim, rng) if rng.random() < paraphrase_p else caption(claim, rng)
+
+
 def make_sample(family: str, seed: int, index: int, resolution: int = NATIVE_SIZE,
                 paraphrase_p: float = PARAPHRASE_P) -> Sample:
     """Sample ``index`` of the corpus ``(family, seed)``."""
     rng = np.random.default_rng([seed, index])
-    claim = random_claim(family, rng)
-    scene = scene_for(claim, rng)
-    text = paraphrase(claim, rng) if rng.random() < paraphrase_p else caption(claim, rng)
+    scene, text = scene_and_caption(random_claim(family, rng), rng, paraphrase_p)
     return Sample(render(scene, resolution), text, scene, index)
 
 
