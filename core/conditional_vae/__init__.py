@@ -32,3 +32,26 @@ def load(folder: str | Path, learned_prior: bool = True) -> tuple[Any, dict[str,
     model.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["vae"].items()
                            if learned_prior or not k.startswith(LEARNED_PRIORS)})
     return model.eval(), checkpoint.model_config
+
+
+def prompt_condition(model: Any, prompts: Any, empty_means_no_caption: bool = True) -> tuple[Any, Any]:
+    """The conditioning vectors of ``prompts`` and the token context the decoder
+    reads (None for a decoder without cross-attention), for a ``ConditionalVAE``.
+
+    A batch usually repeats one prompt, and the text encoder costs more than the
+    decoder, so each distinct prompt is encoded once. An empty prompt gets the
+    learned "no caption" vector when ``empty_means_no_caption`` (the VAE saw it in
+    training); otherwise it reads as "." (the GAN never saw the "no caption" vector)."""
+    import torch
+
+    from core.text_encoder import encode
+
+    device = next(model.parameters()).device
+    keys = [p if p.strip() else "" for p in prompts]
+    distinct = list(dict.fromkeys(keys))
+    text = encode([k or "." for k in distinct]).to(device)
+    rows = torch.tensor([distinct.index(k) for k in keys], device=device)
+    empty = torch.tensor([not k for k in distinct], device=device) if empty_means_no_caption else None
+    context = model.context(text.tokens, text.mask, empty)
+    return (model.condition(text.tokens, text.mask, text.pooled, empty)[rows],
+            None if context is None else context.rows(rows))

@@ -32,17 +32,11 @@ class GANModel(nn.Module):
 
 
 def condition(model: GANModel, prompts: Sequence[str]) -> tuple[torch.Tensor, TokenContext | None]:
-    from core.text_encoder import encode
+    """The autoencoder's conditioning of ``prompts``; an empty prompt reads as "."
+    (the generator was never trained on the "no caption" vector)."""
+    from core.conditional_vae import prompt_condition
 
-    device = next(model.parameters()).device
-    # A batch usually repeats one prompt: encode each distinct prompt once (the
-    # text encoder costs more than the generator).
-    distinct = list(dict.fromkeys(p if p.strip() else "." for p in prompts))
-    text = encode(distinct).to(device)
-    rows = torch.tensor([distinct.index(p if p.strip() else ".") for p in prompts], device=device)
-    context = model.autoencoder.context(text.tokens, text.mask)
-    return (model.autoencoder.condition(text.tokens, text.mask, text.pooled)[rows],
-            None if context is None else context.rows(rows))
+    return prompt_condition(model.autoencoder, prompts, empty_means_no_caption=False)
 
 
 def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> torch.Tensor:

@@ -7,19 +7,15 @@ from typing import Sequence
 import torch
 from PIL import Image
 
+from core.conditional_vae import prompt_condition
 from core.conditional_vae.model import ConditionalVAE, TokenContext
 from core.trained import to_images
 
 
 def condition(model: ConditionalVAE, prompts: Sequence[str]) -> tuple[torch.Tensor, TokenContext | None]:
-    """Conditioning vectors of ``prompts`` and the token context the decoder reads
-    (None for a decoder without cross-attention); an empty prompt means "no caption"."""
-    from core.text_encoder import encode
-
-    device = next(model.parameters()).device
-    text = encode([p if p.strip() else "." for p in prompts]).to(device)
-    empty = torch.tensor([not p.strip() for p in prompts], device=device)
-    return model.condition(text.tokens, text.mask, text.pooled, empty), model.context(text.tokens, text.mask, empty)
+    """Conditioning vectors of ``prompts`` and the decoder's token context; an empty
+    prompt means "no caption"."""
+    return prompt_condition(model, prompts)
 
 
 def _generator(seed: int) -> torch.Generator:
