@@ -134,3 +134,22 @@ def test_candidates_keep_each_images_best_draw(backend):
         apart = [np.abs(np.asarray(image, dtype=int) - np.asarray(m, dtype=int)).max() for m in mine]
         assert apart[best] <= 2 and sorted(apart)[1] > 2
     assert not all(np.array_equal(np.asarray(draws[0][0]), np.asarray(d[0])) for d in draws[1:])
+
+
+def test_critic_metrics_name_the_fact_each_counterfactual_changes():
+    from core.critic_metrics import edit_kind
+
+    seen = set()
+    for claim, changed, _ in claim_pairs("shapes", 5, 400):
+        kind = edit_kind(claim, changed)
+        seen.add(kind)
+        if kind == "relation swapped":
+            assert changed.objects == claim.objects and changed.relation != claim.relation
+        elif kind == "count or object left out":
+            assert len(changed.objects) != len(claim.objects)
+        elif kind == "colours swapped":
+            assert [o.kind for o in changed.objects] == [o.kind for o in claim.objects]
+        else:
+            assert len(changed.objects) == len(claim.objects) and changed.relation == claim.relation
+    assert seen == {"relation swapped", "count or object left out", "colours swapped",
+                    "another kind", "another colour"}
