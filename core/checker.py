@@ -169,6 +169,29 @@ def check_shapes(reading: ShapesReading, claim: ShapesClaim) -> dict[str, bool]:
     return result
 
 
+def two_object_reading(reading: ShapesReading, claim: ShapesClaim) -> str:
+    """Why a picture for a two-object or relation claim passes or fails, in the
+    order the checker needs things right: the number of objects, their colours,
+    then the kind read for each named colour (claims that name one colour twice
+    are set apart, as their kinds cannot be told by colour)."""
+    first, second = claim.objects
+    objects = reading.objects
+    if len(objects) != 2:
+        return {0: "no object", 1: "one object"}.get(len(objects), "three or more")
+    if sorted(o.color for o in objects) != sorted([first.color, second.color]):
+        return "wrong colours"
+    if first.color == second.color:
+        return "one colour named twice"
+    kind = {o.color: o.kind for o in objects}
+    if kind == {first.color: first.kind, second.color: second.kind}:
+        return "right kinds" if all(check_shapes(reading, claim).values()) else "right kinds, wrong place"
+    if kind[first.color] == kind[second.color]:
+        return "both one kind"
+    if (kind[first.color], kind[second.color]) == (second.kind, first.kind):
+        return "kinds swapped"
+    return "a wrong kind"
+
+
 # --------------------------------------------------------------------------- landscapes
 
 

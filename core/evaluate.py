@@ -14,19 +14,24 @@ between the images of one prompt, averaged over prompts, next to the same figure
 for the corpus' own pictures of those prompts (``diversity_reference``). A
 collapsed model draws the same picture for every seed: diversity near 0.
 
+``two_object_readings`` counts why the pictures for the shapes family's
+two-object and relation prompts pass or fail (:func:`core.checker.two_object_reading`:
+a wrong number of objects, wrong colours, or named kinds not bound to their colours).
+
 ``--backend corpus`` scores the corpus renderer itself: the checker's ceiling.
 """
 from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
 
-from core.checker import check
+from core.checker import check, read_shapes, two_object_reading
 from core.corpus.attributes import (CATEGORIES, COLOR_NAMES, RELATIONS, SHAPE_KINDS, TERRAINS,
                                     TIMES, Claim, LandscapeClaim, ObjectClaim, ShapesClaim)
 from core.corpus.captions import caption
@@ -36,6 +41,7 @@ from core.errors import UserError
 EVAL_FAMILIES = ("shapes", "landscapes", "paraphrases", "all")
 CORPUS_BACKEND = "corpus"
 MAX_N = 64
+TWO_OBJECT_KINDS = ("two", "relation")
 
 
 @dataclass(frozen=True)
@@ -143,9 +149,12 @@ def evaluate(backend: str, family: str = "all", n: int = 8, seed: int = 0,
     make_images = make_images or _image_maker(backend, params or {})
     started = time.perf_counter()
     records = []
+    readings: Counter[str] = Counter()      # why two-object pictures fail
     for i, item in enumerate(prompts):
         images = make_images(item, n, seed)
         results = [check(image, item.claim) for image in images]
+        if item.family == "shapes" and getattr(item.claim, "caption_kind", None) in TWO_OBJECT_KINDS:
+            readings.update(two_object_reading(read_shapes(image), item.claim) for image in images)
         reference = [_corpus_images(item, n, seed + 1)] if n > 1 else []
         records.append({"prompt": item.prompt, "family": item.family, "results": results,
                         "diversity": pairwise_distance(images),
@@ -165,6 +174,7 @@ def evaluate(backend: str, family: str = "all", n: int = 8, seed: int = 0,
             "prompt_accuracy": summary["prompt_accuracy"], "families": families,
             "diversity": round(float(np.mean([r["diversity"] for r in records])), 4),
             "diversity_reference": round(float(np.mean([r["diversity_reference"] for r in records])), 4),
+            "two_object_readings": dict(readings.most_common()),
             "seconds": round(time.perf_counter() - started, 2),
             "per_prompt": [{"prompt": r["prompt"], "family": r["family"],
                             "passed": round(float(np.mean([all(x.values()) for x in r["results"]])), 3),

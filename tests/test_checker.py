@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.checker import check, read_landscape, read_shapes
+from core.checker import check, read_landscape, read_shapes, two_object_reading
 from core.corpus.attributes import (LANDSCAPE_CATEGORIES, SHAPE_CATEGORIES,
                                     LandscapeClaim, ObjectClaim, ShapesClaim)
 from core.corpus.dataset import make_sample, render_claim
@@ -123,3 +123,22 @@ def test_checker_accepts_any_image_size():
     big = render_claim(claim, seed=2, size=256)
     assert read_landscape(big).time == "night"
     assert all(check(big, claim).values())
+
+
+def test_two_object_readings_say_what_a_picture_got_wrong():
+    red_circle, blue_triangle = ObjectClaim("red", "circle"), ObjectClaim("blue", "triangle")
+    claim = ShapesClaim("relation", (red_circle, blue_triangle), "white", "left of")
+    reading = read_shapes(render_claim(claim, seed=3))
+    assert two_object_reading(reading, claim) == "right kinds"
+    assert two_object_reading(reading, dataclasses.replace(claim, relation="right of")) == "right kinds, wrong place"
+    swapped = (ObjectClaim("red", "triangle"), ObjectClaim("blue", "circle"))
+    assert two_object_reading(reading, dataclasses.replace(claim, objects=swapped)) == "kinds swapped"
+    both_circles = (red_circle, ObjectClaim("blue", "circle"))
+    assert two_object_reading(reading, dataclasses.replace(claim, objects=both_circles)) == "a wrong kind"
+    drawn_alike = ShapesClaim("two", (red_circle, ObjectClaim("blue", "circle")), "white")
+    assert two_object_reading(read_shapes(render_claim(drawn_alike, seed=3)), claim) == "both one kind"
+    green = (ObjectClaim("green", "circle"), blue_triangle)
+    assert two_object_reading(reading, dataclasses.replace(claim, objects=green)) == "wrong colours"
+    single = ShapesClaim("single", (red_circle,), "white")
+    assert two_object_reading(read_shapes(render_claim(single, seed=3)), claim) == "one object"
+    assert two_object_reading(read_shapes(Image.new("RGB", (64, 64), "white")), claim) == "no object"

@@ -20,6 +20,9 @@ def test_the_corpus_passes_every_category():
                                          "two_objects", "position", "time_of_day", "terrain", "water"}
     assert result["families"]["paraphrases"]["prompts"] >= 30
     assert result["diversity"] > 0.1
+    # every two-object and relation picture of the corpus reads as right
+    readings = result["two_object_readings"]
+    assert set(readings) <= {"right kinds", "one colour named twice"} and readings["right kinds"] >= 16
 
 
 def test_a_backend_that_ignores_the_prompt_fails(hello_env):
@@ -30,6 +33,7 @@ def test_a_backend_that_ignores_the_prompt_fails(hello_env):
     categories = result["categories"]
     assert categories["single_object"] == 0 and categories["counting"] == 0
     assert result["overall"] < 0.2
+    assert result["two_object_readings"] == {"no object": 3 * 16}      # a flat picture holds none
     landscapes = evaluate("--backend", "hello_flat", "--n", "2", "--family", "landscapes",
                           "--seed", "5", env=hello_env)
     assert landscapes["overall"] < 0.5

@@ -17,13 +17,15 @@ what the caption says, such as the object's kind: if it does not, this scores
 as well as the first), and from a prior sample (what generation does, at the
 default guidance). ``open_background`` (own latent only): for captions that name no
 background, the share whose decoded background is the picture's own, which only
-the latent can carry.
+the latent can carry. ``two_object_readings`` (own latent only): why the
+two-object and relation pictures pass or fail (``core.checker.two_object_reading``).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,7 @@ def reconstruction_psnr(model: Any, n: int = 512, seed: int = HELD_OUT_SEED,
 @torch.no_grad()
 def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
                      batch: int = 100) -> dict[str, Any]:
-    from core.checker import check, read_shapes
+    from core.checker import check, read_shapes, two_object_reading
     from core.corpus.dataset import image_to_tensor, make_sample
     from plugins.vae import GUIDANCE
     from core.trained import to_images
@@ -101,6 +103,11 @@ def latent_diagnosis(model: Any, n: int = 400, seed: int = HELD_OUT_SEED + 1,
                                          for sample, image in zip(samples, images)
                                          if sample.scene.claim.background is None]
         out[name] = {k: round(float(np.mean(v)), 3) for k, v in sorted(passed.items())}
+        if name == "own_latent":
+            readings = Counter(two_object_reading(read_shapes(image), sample.scene.claim)
+                               for sample, image in zip(samples, images)
+                               if sample.scene.claim.caption_kind in ("two", "relation"))
+            out[name]["two_object_readings"] = dict(readings.most_common())
     return out
 
 
