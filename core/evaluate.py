@@ -208,10 +208,29 @@ def _image_maker(backend: str, params: dict[str, Any]) -> Callable[[EvalPrompt, 
     return make
 
 
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """The figures of :func:`evaluate`'s result, as lines for a person to read."""
+    lines = [f"{result['backend']}  {result['family']}  n={result['n']} seed={result['seed']}"
+             + (f"  params={result['params']}" if result["params"] else "")]
+    for name, family in result["families"].items():
+        categories = ", ".join(f"{c} {v:.2f}" for c, v in family["categories"].items())
+        lines.append(f"  {name:11s} overall {family['overall']:.3f}  ({categories})")
+    lines.append(f"  diversity   {result['diversity']:.3f} (corpus {result['diversity_reference']:.3f})")
+    if result["two_object_readings"]:
+        readings = ", ".join(f"{k} {v}" for k, v in result["two_object_readings"].items())
+        lines.append(f"  two-object pictures: {readings}")
+    lines.append(f"  {result['seconds']:.1f} s")
+    return lines
+
+
 def eval_from_cli(args: Any) -> dict[str, Any]:
     """``python -m core eval``: argparse Namespace -> results dict."""
     n = getattr(args, "n", None)
     seed = getattr(args, "seed", None)
-    return evaluate(args.backend, getattr(args, "family", None) or "all",
-                    8 if n is None else int(n), 0 if seed is None else int(seed),
-                    echo=not getattr(args, "json", False), params=getattr(args, "params", None))
+    as_json = getattr(args, "json", False)
+    result = evaluate(args.backend, getattr(args, "family", None) or "all",
+                      8 if n is None else int(n), 0 if seed is None else int(seed),
+                      echo=not as_json, params=getattr(args, "params", None))
+    if not as_json:
+        print("\n".join(summary_lines(result)))
+    return result

@@ -44,3 +44,11 @@ def test_bad_requests_exit_2():
     assert done.returncode == 2 and "--n must be between" in done.stderr
     done = run_cli("eval", "--backend", "no_such_backend")
     assert done.returncode == 2 and "no_such_backend" in done.stderr
+
+
+def test_without_json_the_figures_are_printed_for_a_person():
+    done = run_cli("eval", "--backend", "corpus", "--n", "2", "--family", "shapes")
+    assert done.returncode == 0, done.stderr
+    assert "shapes      overall 1.000" in done.stdout and "two_objects 1.00" in done.stdout
+    assert "two-object pictures: right kinds" in done.stdout
+    assert "[36/36]" in done.stderr        # progress goes to stderr, the figures to stdout
