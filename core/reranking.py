@@ -11,13 +11,14 @@ from typing import Any, Sequence
 CANDIDATE_STRIDE = 100_003     # candidate j of image i is drawn with seed + i + j * stride
 
 
-def candidates_param(default: int = 1, note: str = "") -> Any:
+def candidates_param(default: int = 1, note: str = "",
+                     chooser: str = "pictures per image and keep the one the critic judges closest to the prompt"
+                     ) -> Any:
     """The ``candidates`` control the built-in generators share."""
     from core.params import Param
 
     return Param("candidates", "int", default, min=1, max=16, step=1,
-                 help="Draw this many pictures per image and keep the one the critic judges "
-                      f"closest to the prompt (1: no choosing{note})")
+                 help=f"Draw this many {chooser} (1: no choosing{note})")
 
 
 def candidate_streams(seed: int, candidates: int) -> list[int]:

@@ -108,7 +108,8 @@ def test_shipped_critic_tells_captions_from_their_counterfactuals():
     assert right / total >= 0.85
 
 
-@pytest.mark.parametrize("backend", ["transformer", "gan", "vae"])
+# (the GAN chooses among its latents before decoding them: tests/test_gan.py)
+@pytest.mark.parametrize("backend", ["transformer", "vae"])
 def test_candidates_keep_each_images_best_draw(backend):
     """With ``candidates`` k, image i is the draw of image i with seed + j * stride
     (j < k) that the shipped critic scores highest for the prompt, and no other."""

@@ -11,17 +11,19 @@ from torch import nn
 from core.conditional_vae.model import TokenContext
 from core.trained import to_images
 from plugins.gan.model import Generator, decode
+from plugins.gan.ranker import LatentRanker, best_rows
 
 NO_TRUNCATION = 4.0       # noise is redrawn beyond this many standard deviations: practically never
 
 
 class GANModel(nn.Module):
     """What generation needs: the (EMA) generator and the frozen autoencoder
-    whose text conditioner and decoder it works with."""
+    whose text conditioner and decoder it works with, and the ranker that chooses
+    among candidates before decoding (None in exports without one)."""
 
-    def __init__(self, generator: Generator, autoencoder: nn.Module) -> None:
+    def __init__(self, generator: Generator, autoencoder: nn.Module, ranker: LatentRanker | None = None) -> None:
         super().__init__()
-        self.generator, self.autoencoder = generator, autoencoder
+        self.generator, self.autoencoder, self.ranker = generator, autoencoder, ranker
         self.cfg = generator.cfg
 
     def synthesize(self, noise: torch.Tensor, c: torch.Tensor, context: TokenContext | None = None
@@ -52,6 +54,18 @@ def noise(n: int, z_dim: int, seed: int, truncation: float = NO_TRUNCATION) -> t
     return z
 
 
+def _draws(model: GANModel, prompts: Sequence[str], streams: Sequence[int], truncation: float
+           ) -> tuple[torch.Tensor, torch.Tensor, TokenContext | None]:
+    """Noise, conditioning and decoder tokens of the prompts drawn once from each seed of
+    ``streams``, in one batch, stream-major."""
+    c, context = condition(model, prompts)
+    z = torch.cat([noise(len(prompts), model.cfg.z_dim, s, truncation) for s in streams]).to(c.device)
+    if len(streams) > 1:
+        rows = torch.arange(len(prompts), device=c.device).repeat(len(streams))
+        c, context = c[rows], None if context is None else context.rows(rows)
+    return z, c, context
+
+
 @torch.no_grad()
 def generate_images(model: GANModel, prompts: Sequence[str], seed: int = 0,
                     truncation: float = NO_TRUNCATION,
@@ -59,13 +73,18 @@ def generate_images(model: GANModel, prompts: Sequence[str], seed: int = 0,
     """One image per prompt; the same (prompts, seed, truncation) give the same pixels.
     ``streams``: draw the prompts once from each of these seeds instead, all in one
     batch, stream-major (the candidates that ``core.reranking.keep_best`` chooses among)."""
-    streams = list(streams or [seed])
-    c, context = condition(model, prompts)
-    z = torch.cat([noise(len(prompts), model.cfg.z_dim, s, truncation) for s in streams]).to(c.device)
-    if len(streams) > 1:
-        rows = torch.arange(len(prompts), device=c.device).repeat(len(streams))
-        c, context = c[rows], None if context is None else context.rows(rows)
-    return to_images(model.synthesize(z, c, context))
+    return to_images(model.synthesize(*_draws(model, prompts, list(streams or [seed]), truncation)))
+
+
+@torch.no_grad()
+def generate_ranked(model: GANModel, prompts: Sequence[str], streams: Sequence[int],
+                    truncation: float = NO_TRUNCATION) -> list[Image.Image]:
+    """One image per prompt: of its draws from each seed of ``streams``, the latent the
+    ranker scores best, the only one decoded."""
+    z, c, context = _draws(model, prompts, streams, truncation)
+    u = model.generator(z, c)
+    rows = best_rows(model.ranker(u, c), len(prompts), len(streams))
+    return to_images(decode(model.autoencoder, u[rows], c[rows], None if context is None else context.rows(rows)))
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
