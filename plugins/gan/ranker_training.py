@@ -40,9 +40,11 @@ def corpus_prompts(count: int, seed: int) -> list[str]:
 
 
 @torch.no_grad()
-def draw(model: Any, critic: Any, prompts: Sequence[str], candidates: int, seed: int) -> dict[str, torch.Tensor]:
+def draw(model: Any, critic: Any, prompts: Sequence[str], candidates: int, seed: int,
+         first: int = 0) -> dict[str, torch.Tensor]:
     """Each prompt's candidate latents ``u`` (P, K, latent), conditioning ``c`` (P, cond)
-    and the critic's logits for the decoded candidates (P, K)."""
+    and the critic's logits for the decoded candidates (P, K). ``first``: the index of
+    ``prompts[0]`` in the whole list (each chunk's noise is seeded by its first prompt's index)."""
     from core.text_encoder import encode
     from plugins.gan.model import decode
     from plugins.gan.sampling import condition, noise
@@ -54,7 +56,7 @@ def draw(model: Any, critic: Any, prompts: Sequence[str], candidates: int, seed:
         p = len(chunk)
         c, context = condition(model, chunk)
         rows = torch.arange(p).repeat_interleave(candidates)          # prompt-major: row = prompt * K + k
-        z = noise(p * candidates, model.cfg.z_dim, seed * 1_000_003 + start)
+        z = noise(p * candidates, model.cfg.z_dim, seed * 1_000_003 + first + start)
         u = model.generator(z, c[rows])
         pixels = decode(model.autoencoder, u, c[rows], None if context is None else context.rows(rows))
         text = encode(chunk)
@@ -158,16 +160,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     drawn = Path(args.drawn) if args.drawn else None
     model = load_model(Path(args.gan))
-    if drawn and drawn.is_file():
-        data = torch.load(drawn)
-    else:
+    prompts = corpus_prompts(args.prompts, args.seed)
+    # --drawn keeps the draws: a later run with more prompts draws only the new ones
+    data = torch.load(drawn) if drawn and drawn.is_file() else None
+    have = 0 if data is None else len(data["u"])
+    if have < len(prompts):
         started = time.time()
-        data = draw(model, load_critic(weights_dir("critic")), corpus_prompts(args.prompts, args.seed),
-                    args.candidates, args.seed)
+        more = draw(model, load_critic(weights_dir("critic")), prompts[have:], args.candidates, args.seed, have)
+        data = more if data is None else {k: torch.cat([data[k], more[k]]) for k in data}
         print(f"drawn in {time.time() - started:.0f} s", file=sys.stderr)
         if drawn:
             drawn.parent.mkdir(parents=True, exist_ok=True)
             torch.save(data, drawn)
+    data = {k: v[:len(prompts)] for k, v in data.items()}
     split = len(data["u"]) - args.held_out
     train = {k: v[:split] for k, v in data.items()}
     held_out = {k: v[split:] for k, v in data.items()}
