@@ -500,3 +500,31 @@ def test_the_shipped_ranker_picks_pictures_the_critic_prefers():
     best = result["critic_logit_of_critics_pick"] - result["critic_logit_of_first"]
     # the shipped ranker: 0.39-0.54 of the critic's own gain on three sets of 32 prompts
     assert gain >= 0.25 * best, result
+
+
+@pytest.mark.skipif(not SHIPPED or not has_checkpoint(ASSETS_DIR / "critic"), reason=NO_WEIGHTS)
+def test_the_ranker_command_adds_a_ranker_and_leaves_the_gan_as_it_was(tmp_path):
+    """``python -m plugins.gan.ranker_training`` at toy size: the folder it writes holds the
+    GAN's own tensors and a ranker that generation then uses; a second run with more
+    prompts draws only the new ones; a drawn file of another candidate count is refused."""
+    from core.checkpoint import read_checkpoint
+    from plugins.gan import load_model
+    from plugins.gan.ranker_training import main
+
+    out, drawn = tmp_path / "ranked", tmp_path / "drawn.pt"
+    toy = ["--gan", str(ASSETS_DIR / "gan"), "--out", str(out), "--held-out", "8", "--candidates", "4",
+           "--epochs", "2", "--width", "32", "--depth", "1", "--drawn", str(drawn)]
+    assert main(toy + ["--prompts", "24"]) == 0
+    assert len(torch.load(drawn)["u"]) == 24
+    assert main(toy + ["--prompts", "40"]) == 0
+    assert torch.load(drawn)["u"].shape[:2] == (40, 4)
+    shipped, written = read_checkpoint(ASSETS_DIR / "gan"), read_checkpoint(out)
+    for module in ("generator_ema", "autoencoder"):
+        assert all(torch.equal(v, written.state_dicts[module][k]) for k, v in shipped.state_dicts[module].items())
+    assert written.model_config["ranker"]["training"]["prompts"] == 40
+    assert load_model(out).ranker.cfg.width == 32
+    images = GANGenerator(weights=out).generate(GenerateRequest("a red circle", n=2, seed=0, params={"size": 64}),
+                                                no_progress)
+    assert len(images) == 2
+    with pytest.raises(SystemExit):
+        main(toy + ["--prompts", "40", "--candidates", "3"])     # the last --candidates counts

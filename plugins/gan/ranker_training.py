@@ -1,7 +1,7 @@
 """Teach the GAN's latent ranker (``plugins.gan.ranker``) the critic's preferences.
 
     python -m plugins.gan.ranker_training --gan assets/gan --out runs/gan_ranker \
-        --prompts 4000 --candidates 16 --seed 0
+        --prompts 6000 --candidates 16 --temperature 0.5 --seed 0
 
 For each of ``--prompts`` corpus captions (templates and paraphrases, as the
 corpus writes them; training time only) the shipped GAN draws ``--candidates``
@@ -117,7 +117,7 @@ def train_ranker(train: dict[str, torch.Tensor], held_out: dict[str, torch.Tenso
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += float(loss) * len(rows)
+            total += float(loss.detach()) * len(rows)
         ranker.eval()
         entry = {"epoch": epoch + 1, "train_loss": total / len(permutation), **agreement(ranker, held_out)}
         log.append(entry)
@@ -141,18 +141,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plugins.gan.ranker_training", description=__doc__.split("\n\n")[0])
     parser.add_argument("--gan", default="assets/gan", help="the GAN whose candidates are ranked")
     parser.add_argument("--out", required=True, help="folder for the GAN with its ranker")
-    parser.add_argument("--prompts", type=int, default=4000)
-    parser.add_argument("--held-out", type=int, default=400)
+    parser.add_argument("--prompts", type=int, default=6000)
+    parser.add_argument("--held-out", type=int, default=600)
     parser.add_argument("--candidates", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch", type=int, default=64, help="prompts per update")
-    parser.add_argument("--temperature", type=float, default=1.0, help="of the critic's softmax")
+    parser.add_argument("--temperature", type=float, default=0.5, help="of the critic's softmax")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--drawn", help="file to keep the drawn candidates in (read back if it exists)")
+    parser.add_argument("--drawn", help="file to keep the drawn candidates in (read back if it exists; "
+                                        "made with the same --gan, --seed and --candidates)")
     args = parser.parse_args(argv)
+    if not 0 < args.held_out < args.prompts:
+        parser.error("--held-out must be at least 1 and fewer than --prompts")
 
     from core.critic import load_critic
     from core.checkpoint import weights_dir
@@ -164,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --drawn keeps the draws: a later run with more prompts draws only the new ones
     data = torch.load(drawn) if drawn and drawn.is_file() else None
     have = 0 if data is None else len(data["u"])
+    if data is not None and data["u"].shape[1] != args.candidates:
+        parser.error(f"{drawn} holds {data['u'].shape[1]} candidates per prompt, not {args.candidates}")
     if have < len(prompts):
         started = time.time()
         more = draw(model, load_critic(weights_dir("critic")), prompts[have:], args.candidates, args.seed, have)
