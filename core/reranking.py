@@ -42,5 +42,13 @@ def keep_best(images: Sequence[Any], prompt: str, n: int, candidates: int) -> li
         return list(images)
     from core.critic import match_scores, shared_critic
 
-    best = match_scores(shared_critic(), images, prompt).view(candidates, n).argmax(0)
-    return [images[int(best[i]) * n + i] for i in range(n)]
+    return [images[int(row)] for row in best_rows(match_scores(shared_critic(), images, prompt), n, candidates)]
+
+
+def best_rows(scores: Any, n: int, candidates: int) -> Any:
+    """For a tensor of scores of candidate-major rows (candidate j of image i at row
+    j * n + i), the row of each image's best candidate."""
+    import torch
+
+    best = scores.view(candidates, n).argmax(0)
+    return best * n + torch.arange(n, device=scores.device)

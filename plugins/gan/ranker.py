@@ -52,10 +52,3 @@ class LatentRanker(nn.Module):
         for block in self.blocks:
             h = block(h, embedding)
         return self.out(h)[:, 0]
-
-
-def best_rows(scores: torch.Tensor, n: int, candidates: int) -> torch.Tensor:
-    """For scores of candidate-major rows (candidate j of image i at row j * n + i),
-    the row of each image's best candidate."""
-    best = scores.view(candidates, n).argmax(0)
-    return best * n + torch.arange(n, device=scores.device)

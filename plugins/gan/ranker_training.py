@@ -69,11 +69,16 @@ def draw(model: Any, critic: Any, prompts: Sequence[str], candidates: int, seed:
     return {"u": torch.cat(us), "c": torch.cat(cs), "scores": torch.cat(scores)}
 
 
+def ranked(ranker: LatentRanker, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """The ranker's scores (P, K) of each prompt's K candidates ``u`` (P, K, latent)."""
+    p, k, _ = u.shape
+    return ranker(u.reshape(p * k, -1), c.repeat_interleave(k, 0)).view(p, k)
+
+
 def listwise_loss(ranker: LatentRanker, u: torch.Tensor, c: torch.Tensor, scores: torch.Tensor,
                   temperature: float) -> torch.Tensor:
     """Cross-entropy from the critic's softmax over each prompt's candidates to the ranker's."""
-    p, k, _ = u.shape
-    predicted = ranker(u.reshape(p * k, -1), c.repeat_interleave(k, 0)).view(p, k)
+    predicted = ranked(ranker, u, c)
     target = F.softmax(scores / temperature, dim=1)
     return -(target * F.log_softmax(predicted, dim=1)).sum(1).mean()
 
@@ -83,10 +88,9 @@ def agreement(ranker: LatentRanker, data: dict[str, torch.Tensor]) -> dict[str, 
     """How the ranker's pick per prompt fares by the critic: how often it is the critic's
     own pick, and the critic's mean logit of the ranker's pick, of the critic's pick, of
     the first candidate (no choosing) and of the worst."""
-    u, c, scores = data["u"], data["c"], data["scores"]
-    p, k, _ = u.shape
-    predicted = ranker(u.reshape(p * k, -1), c.repeat_interleave(k, 0)).view(p, k)
-    pick = predicted.argmax(1)
+    scores = data["scores"]
+    k = scores.shape[1]
+    pick = ranked(ranker, data["u"], data["c"]).argmax(1)
     best = scores.argmax(1)
     picked = scores.gather(1, pick[:, None])[:, 0]
     return {"same_pick": float((pick == best).float().mean()),

@@ -11,7 +11,8 @@ from torch import nn
 from core.conditional_vae.model import TokenContext
 from core.trained import to_images
 from plugins.gan.model import Generator, decode
-from plugins.gan.ranker import LatentRanker, best_rows
+from core.reranking import best_rows
+from plugins.gan.ranker import LatentRanker
 
 NO_TRUNCATION = 4.0       # noise is redrawn beyond this many standard deviations: practically never
 
