@@ -60,23 +60,31 @@ class GANConfig:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-class Generator(nn.Module):
-    """(noise, c) -> whitened latent ``u``: residual blocks, each reading c."""
+class ConditionedMLP(nn.Module):
+    """(x, c) -> y: residual blocks, each reading c (the generator, and the latent
+    ranker of ``plugins.gan.ranker``, are built this way)."""
 
-    def __init__(self, cfg: GANConfig) -> None:
+    def __init__(self, in_dim: int, cond_dim: int, width: int, depth: int, out_dim: int) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.embed = nn.Sequential(nn.Linear(cfg.cond_dim, cfg.g_width), nn.SiLU())
-        self.inp = nn.Linear(cfg.z_dim, cfg.g_width)
-        self.blocks = nn.ModuleList([ResidualBlock(cfg.g_width) for _ in range(cfg.g_depth)])
-        self.out = nn.Sequential(nn.LayerNorm(cfg.g_width), nn.Linear(cfg.g_width, cfg.latent_dim))
+        self.embed = nn.Sequential(nn.Linear(cond_dim, width), nn.SiLU())
+        self.inp = nn.Linear(in_dim, width)
+        self.blocks = nn.ModuleList([ResidualBlock(width) for _ in range(depth)])
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, out_dim))
 
-    def forward(self, noise: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         embedding = self.embed(c)
-        h = self.inp(noise)
+        h = self.inp(x)
         for block in self.blocks:
             h = block(h, embedding)
         return self.out(h)
+
+
+class Generator(ConditionedMLP):
+    """(noise, c) -> whitened latent ``u``."""
+
+    def __init__(self, cfg: GANConfig) -> None:
+        super().__init__(cfg.z_dim, cfg.cond_dim, cfg.g_width, cfg.g_depth, cfg.latent_dim)
+        self.cfg = cfg
 
 
 class Scores(NamedTuple):

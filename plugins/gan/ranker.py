@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
-from core.conditional_vae.diffusion import ResidualBlock
+from plugins.gan.model import ConditionedMLP
 
 
 @dataclass
@@ -34,21 +33,13 @@ class RankerConfig:
         return cls(**{k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-class LatentRanker(nn.Module):
+class LatentRanker(ConditionedMLP):
     """(u, c) -> a score; higher: the decoded picture matches the prompt better.
     Only the order of one prompt's scores means anything (it was trained listwise)."""
 
     def __init__(self, cfg: RankerConfig) -> None:
-        super().__init__()
+        super().__init__(cfg.latent_dim, cfg.cond_dim, cfg.width, cfg.depth, 1)
         self.cfg = cfg
-        self.embed = nn.Sequential(nn.Linear(cfg.cond_dim, cfg.width), nn.SiLU())
-        self.inp = nn.Linear(cfg.latent_dim, cfg.width)
-        self.blocks = nn.ModuleList([ResidualBlock(cfg.width) for _ in range(cfg.depth)])
-        self.out = nn.Sequential(nn.LayerNorm(cfg.width), nn.Linear(cfg.width, 1))
 
     def forward(self, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        embedding = self.embed(c)
-        h = self.inp(u)
-        for block in self.blocks:
-            h = block(h, embedding)
-        return self.out(h)[:, 0]
+        return super().forward(u, c)[:, 0]

@@ -9,9 +9,9 @@ from PIL import Image
 from torch import nn
 
 from core.conditional_vae.model import TokenContext
+from core.reranking import best_rows
 from core.trained import to_images
 from plugins.gan.model import Generator, decode
-from core.reranking import best_rows
 from plugins.gan.ranker import LatentRanker
 
 NO_TRUNCATION = 4.0       # noise is redrawn beyond this many standard deviations: practically never
