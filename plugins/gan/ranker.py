@@ -4,7 +4,7 @@ Re-ranking by the critic (``core.reranking``) decodes every candidate to pixels
 and scores each picture; for the GAN that is 90 % of the cost (16 pictures:
 0.07 s to decode and 0.06 s to score on one thread, against 0.001 s for the
 generator), so 8 candidates took the GAN far past its speed bar. This ranker
-scores the generator's latents themselves: an MLP over (u, c), trained to rank a
+scores the generator's latents themselves: MLPs over (u, c), trained to rank a
 prompt's candidates the way a teacher ranks their decoded pictures
 (``plugins.gan.ranker_training``; the shipped ranker's teacher is the analytic
 checker, which reads each training caption's corpus claim). Only the chosen
