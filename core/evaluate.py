@@ -124,7 +124,9 @@ def pairwise_distance(images: list[Image.Image]) -> float:
     return float(np.sqrt(d2[upper]).mean())
 
 
-def _summarise(records: list[dict[str, Any]], family: str) -> dict[str, Any]:
+def summarise(records: list[dict[str, Any]], family: str) -> dict[str, Any]:
+    """Per-category shares of the checker results in ``records`` (each ``{"results": [...]}``),
+    their mean (``overall``), and the share of images that pass every category."""
     categories: dict[str, list[bool]] = {}
     strict = []
     for record in records:
@@ -166,9 +168,9 @@ def evaluate(backend: str, family: str = "all", n: int = 8, seed: int = 0,
     for name in ("shapes", "landscapes", "paraphrases"):
         chosen = [r for r in records if r["family"] == name]
         if chosen:
-            families[name] = _summarise(chosen, name)
+            families[name] = summarise(chosen, name)
     templated = [r for r in records if r["family"] != "paraphrases"] or records
-    summary = _summarise(templated, family)
+    summary = summarise(templated, family)
     return {"backend": backend, "family": family, "n": n, "seed": seed, "params": params or {},
             "overall": summary["overall"], "categories": summary["categories"],
             "prompt_accuracy": summary["prompt_accuracy"], "families": families,

@@ -26,9 +26,10 @@ import torch
 @torch.no_grad()
 def study(folder: Path, family: str = "shapes", n: int = 8, seed: int = 0, candidates: int = 16,
           limit: int | None = None) -> dict[str, dict]:
-    """Per pick ("first", "ranker", "oracle"): its overall score and per-category shares."""
+    """Per pick ("first", "ranker", "oracle"): its summary as ``python -m core eval`` gives
+    it (``overall``, ``categories``, ...)."""
     from core.checker import check
-    from core.evaluate import eval_prompts
+    from core.evaluate import eval_prompts, summarise
     from core.reranking import best_rows, candidate_streams
     from core.trained import to_images
     from plugins.gan import load_model
@@ -38,7 +39,7 @@ def study(folder: Path, family: str = "shapes", n: int = 8, seed: int = 0, candi
     model = load_model(folder)
     if model.ranker is None:
         raise SystemExit(f"{folder} has no ranker")
-    passed: dict[str, dict[str, list[bool]]] = {"first": {}, "ranker": {}, "oracle": {}}
+    records: dict[str, list[dict]] = {"first": [], "ranker": [], "oracle": []}
     for item in eval_prompts(family)[:limit]:
         z, c, context = _draws(model, [item.prompt] * n, candidate_streams(seed, candidates), NO_TRUNCATION)
         u = model.generator(z, c)
@@ -47,15 +48,8 @@ def study(folder: Path, family: str = "shapes", n: int = 8, seed: int = 0, candi
         picks = {"first": torch.arange(n), "ranker": best_rows(model.ranker(u, c), n, candidates),
                  "oracle": best_rows(shares, n, candidates)}
         for name, rows in picks.items():
-            for row in rows.tolist():
-                for category, ok in results[row].items():
-                    passed[name].setdefault(category, []).append(bool(ok))
-    summary = {}
-    for name, categories in passed.items():
-        shares = {category: round(float(np.mean(oks)), 4) for category, oks in categories.items()}
-        summary[name] = {"overall": round(float(np.mean(list(shares.values()))), 4), "categories": shares}
-    return summary
-
+            records[name].append({"results": [results[row] for row in rows.tolist()]})
+    return {name: summarise(chosen, family) for name, chosen in records.items()}
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plugins.gan.choice_study", description=__doc__.split("\n\n")[0])
