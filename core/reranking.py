@@ -35,14 +35,16 @@ def candidate_seeds(seed: int, n: int, candidates: int) -> list[int]:
     return [stream + i for stream in candidate_streams(seed, candidates) for i in range(n)]
 
 
-def keep_best(images: Sequence[Any], prompt: str, n: int, candidates: int) -> list[Any]:
+def keep_best(images: Sequence[Any], prompt: str, n: int, candidates: int, critic: Any = None) -> list[Any]:
     """Of the candidate-major draws of :func:`candidate_seeds`, each image's best match for
-    ``prompt`` by the shipped critic (all of them as they are with one candidate)."""
+    ``prompt`` by ``critic`` (default: the shipped one); all of them as they are with
+    one candidate."""
     if candidates == 1:
         return list(images)
     from core.critic import match_scores, shared_critic
 
-    return [images[int(row)] for row in best_rows(match_scores(shared_critic(), images, prompt), n, candidates)]
+    scores = match_scores(critic or shared_critic(), images, prompt)
+    return [images[int(row)] for row in best_rows(scores, n, candidates)]
 
 
 def best_rows(scores: Any, n: int, candidates: int) -> Any:
@@ -52,3 +54,19 @@ def best_rows(scores: Any, n: int, candidates: int) -> Any:
 
     best = scores.view(candidates, n).argmax(0)
     return best * n + torch.arange(n, device=scores.device)
+
+
+def pick_agreement(scores: Any, pick: Any) -> dict[str, float]:
+    """How a chooser's pick per prompt (P,) fares by a teacher's scores (P, K) of each
+    prompt's K candidates: how often it is the teacher's own pick, the teacher's mean
+    score of the chooser's pick, of its own pick, of the first candidate (no choosing)
+    and of the worst, and how often the pick is in the teacher's top quarter."""
+    k = scores.shape[1]
+    best = scores.argmax(1)
+    picked = scores.gather(1, pick[:, None])[:, 0]
+    return {"same_pick": float((pick == best).float().mean()),
+            "teacher_score_of_pick": float(picked.mean()),
+            "teacher_score_of_its_own_pick": float(scores.max(1).values.mean()),
+            "teacher_score_of_first": float(scores[:, 0].mean()),
+            "teacher_score_of_worst": float(scores.min(1).values.mean()),
+            "pick_in_teachers_top_quarter": float((scores > picked[:, None]).sum(1).lt(max(1, k // 4)).float().mean())}

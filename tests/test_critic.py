@@ -112,7 +112,8 @@ def test_shipped_critic_tells_captions_from_their_counterfactuals():
 @pytest.mark.parametrize("backend", ["transformer", "vae"])
 def test_candidates_keep_each_images_best_draw(backend):
     """With ``candidates`` k, image i is the draw of image i with seed + j * stride
-    (j < k) that the shipped critic scores highest for the prompt, and no other."""
+    (j < k) that the backend's chooser scores highest for the prompt, and no other: the
+    shipped critic, or for the Transformer its own judge (a tuned copy of the critic)."""
     from core.reranking import CANDIDATE_STRIDE
     from core.hookspecs import GenerateRequest, no_progress
     from core.registry import get_registry
@@ -127,7 +128,7 @@ def test_candidates_keep_each_images_best_draw(backend):
 
     chosen = draw(4, candidates=3)
     draws = [draw(4 + j * CANDIDATE_STRIDE) for j in range(3)]
-    critic = load_critic(ASSETS_DIR / "critic")
+    critic = generator.model().judge if backend == "transformer" else load_critic(ASSETS_DIR / "critic")
     for i, image in enumerate(chosen):
         mine = [d[i] for d in draws]
         best = int(match_scores(critic, mine, prompt).argmax())

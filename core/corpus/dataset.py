@@ -10,7 +10,7 @@ does not depend on how many workers or GPUs produce it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -74,6 +74,22 @@ def scene_and_caption(claim: Claim, rng: np.random.Generator,
     ``paraphrase_p``: how the corpus draws and captions each of its pictures."""
     scene = scene_for(claim, rng)
     return scene, paraphrase(claim, rng) if rng.random() < paraphrase_p else caption(claim, rng)
+
+
+class CaptionedClaim(NamedTuple):
+    caption: str
+    claim: Claim        # what the caption was written from (the checker reads it)
+
+
+def captioned_claims(count: int, seed: int, family: str = "all") -> list[CaptionedClaim]:
+    """``count`` captions as the corpus writes them (30 % paraphrases), with their
+    claims and no pictures: prompts for teaching a model by the checker."""
+    rng = np.random.default_rng([seed, 7741])
+    prompts = []
+    for _ in range(count):
+        claim = random_claim(family, rng)
+        prompts.append(CaptionedClaim(scene_and_caption(claim, rng)[1], claim))
+    return prompts
 
 
 def make_sample(family: str, seed: int, index: int, resolution: int = NATIVE_SIZE,

@@ -26,39 +26,23 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from core.corpus.dataset import CaptionedClaim as Prompt
+from core.corpus.dataset import captioned_claims as corpus_prompts
 from plugins.gan.ranker import LatentRanker, RankerConfig
 
 CHUNK = 32        # prompts drawn per batch: 32 x 16 pictures decode in a few seconds
 TEACHERS = ("critic", "checker")
 DEFAULT_TEMPERATURE = {"critic": 0.5, "checker": 0.1}     # critic logits span ~10; checker shares span 1
 
-
-class Prompt(NamedTuple):
-    caption: str
-    claim: Any          # the corpus claim it was written from (the checker teacher reads it)
-
-
 # A teacher scores decoded candidates: (pixels (P * K, 3, H, W), the chunk's prompts,
 # each row's prompt index) -> (P * K,) scores, higher for a better match.
 Teacher = Callable[[torch.Tensor, Sequence[Prompt], torch.Tensor], torch.Tensor]
-
-
-def corpus_prompts(count: int, seed: int, family: str = "all") -> list[Prompt]:
-    """``count`` captions as the corpus writes them (30 % paraphrases), with their claims."""
-    from core.corpus.dataset import random_claim, scene_and_caption
-
-    rng = np.random.default_rng([seed, 7741])
-    prompts = []
-    for _ in range(count):
-        claim = random_claim(family, rng)
-        prompts.append(Prompt(scene_and_caption(claim, rng)[1], claim))
-    return prompts
 
 
 def critic_teacher(critic: Any) -> Teacher:
@@ -127,17 +111,9 @@ def agreement(ranker: LatentRanker, data: dict[str, torch.Tensor]) -> dict[str, 
     """How the ranker's pick per prompt fares by the teacher: how often it is the teacher's
     own pick, and the teacher's mean score of the ranker's pick, of its own pick, of the
     first candidate (no choosing) and of the worst."""
-    scores = data["scores"]
-    k = scores.shape[1]
-    pick = ranked(ranker, data["u"], data["c"]).argmax(1)
-    best = scores.argmax(1)
-    picked = scores.gather(1, pick[:, None])[:, 0]
-    return {"same_pick": float((pick == best).float().mean()),
-            "teacher_score_of_pick": float(picked.mean()),
-            "teacher_score_of_its_own_pick": float(scores.max(1).values.mean()),
-            "teacher_score_of_first": float(scores[:, 0].mean()),
-            "teacher_score_of_worst": float(scores.min(1).values.mean()),
-            "pick_in_teachers_top_quarter": float((scores > picked[:, None]).sum(1).lt(max(1, k // 4)).float().mean())}
+    from core.reranking import pick_agreement
+
+    return pick_agreement(data["scores"], ranked(ranker, data["u"], data["c"]).argmax(1))
 
 
 def train_ranker(train: dict[str, torch.Tensor], held_out: dict[str, torch.Tensor], cfg: RankerConfig,

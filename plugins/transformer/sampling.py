@@ -27,11 +27,12 @@ CHOICE_NOISE = 4.5    # Gumbel noise on the confidences at the first step, annea
 
 
 class TextToImage(nn.Module):
-    """The two shipped modules as one, so the model cache moves them together."""
+    """The shipped modules as one, so the model cache moves them together; ``judge``
+    (a ``core.critic.Critic`` or None) chooses among candidates."""
 
-    def __init__(self, prior: nn.Module, tokenizer: nn.Module) -> None:
+    def __init__(self, prior: nn.Module, tokenizer: nn.Module, judge: nn.Module | None = None) -> None:
         super().__init__()
-        self.prior, self.tokenizer = prior, tokenizer
+        self.prior, self.tokenizer, self.judge = prior, tokenizer, judge
 
 
 def masked_count(step: int, steps: int, total: int) -> int:
@@ -55,6 +56,18 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
     Image i draws with ``seed + i``, or ``seeds[i]`` when given. ``steps``,
     ``choice_noise`` and ``ramp`` apply to a masked prior only: an autoregressive one
     draws its grid one 2x2 group at a time."""
+    codes = draw_codes(prior, tokenizer, prompts, seed, guidance, temperature, top_k, steps,
+                       progress, choice_noise, ramp, seeds)
+    return to_images(tokenizer.decode(codes))
+
+
+@torch.no_grad()
+def draw_codes(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[str], seed: int = 0,
+               guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
+               top_k: int = 0, steps: int = 24, progress: Callable[[float], None] | None = None,
+               choice_noise: float = CHOICE_NOISE, ramp: bool = True,
+               seeds: Sequence[int] | None = None) -> torch.Tensor:
+    """The code grids (n, grid, grid) that :func:`generate_images` decodes."""
     from core.text_encoder import encode
 
     device = next(prior.parameters()).device
@@ -78,7 +91,7 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
     else:
         codes = sampler.masked(steps, choice_noise, ramp, report)
     grid = prior.cfg.grid
-    return to_images(tokenizer.decode(codes.view(n, grid, grid)))
+    return codes.view(n, grid, grid)
 
 
 class Sampler:

@@ -1,0 +1,203 @@
+"""Teach the Transformer a judge of its own drawings, to choose among its candidates.
+
+    python -m plugins.transformer.judge_training --transformer assets/transformer \
+        --out runs/tf_judged --prompts 12000 --candidates 8 --drawn runs/tf_drawn.pt --seed 0
+
+For ``--prompts`` corpus captions of ``--family`` (templates and paraphrases, as
+the corpus writes them; training time only) the shipped prior draws
+``--candidates`` code grids each with its default sampling, the decoder paints
+them and the analytic checker scores each picture by the share of its caption's
+claim categories it passes. The judge, a copy of the shipped critic
+(``core.critic``: pixels and the prompt's MiniLM token states), then learns
+listwise to put each caption's candidates in the checker's order: cross-entropy
+between the softmax of its scores and the softmax of the checker's. The last
+``--held-out`` captions measure how good its picks are in the checker's eyes.
+``--out`` receives the transformer's weights as they were plus ``judge.safetensors``.
+
+Why not the shared critic: it learned from corpus pictures against counterfactual
+captions, and it picks the best of the prior's draws for few prompts (model
+card); the prior's failures (a lumpy outline the checker takes for another kind,
+a stray third object) are not what the corpus showed it. The checker runs only
+here: generation runs the prior, the decoder and the judge, nothing else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+CHUNK = 64                  # captions drawn per batch
+SEED_STRIDE = 10_000_019    # the draw of seed s, caption i, candidate k uses s * stride + i * K + k
+
+
+@torch.no_grad()
+def draw(model: Any, prompts: Sequence[Any], candidates: int, seed: int, first: int = 0) -> dict[str, Any]:
+    """Each caption's candidate grids (P, K, grid, grid) and the share of its claim's
+    checker categories each candidate's picture passes (P, K). ``first``: the index of
+    ``prompts[0]`` in the whole list; each caption's seeds follow from its own index, so
+    a long draw and a short one extended later hold the same drawings."""
+    from core.checker import check
+    from core.trained import to_images
+    from plugins.transformer.sampling import draw_codes
+
+    codes, scores = [], []
+    started = time.time()
+    for start in range(0, len(prompts), CHUNK):
+        chunk = list(prompts[start:start + CHUNK])
+        captions = [item.caption for item in chunk for _ in range(candidates)]
+        base = seed * SEED_STRIDE + (first + start) * candidates
+        grids = draw_codes(model.prior, model.tokenizer, captions, seeds=range(base, base + len(captions)))
+        images = to_images(model.tokenizer.decode(grids))
+        shares = [float(np.mean(list(check(image, chunk[row // candidates].claim).values())))
+                  for row, image in enumerate(images)]
+        codes.append(grids.view(len(chunk), candidates, *grids.shape[1:]).to(torch.int16))
+        scores.append(torch.tensor(shares).view(len(chunk), candidates))
+        print(f"drew {start + len(chunk)}/{len(prompts)} captions ({time.time() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+    return {"captions": [item.caption for item in prompts], "codes": torch.cat(codes),
+            "scores": torch.cat(scores)}
+
+
+@torch.no_grad()
+def paint(tokenizer: Any, codes: torch.Tensor) -> torch.Tensor:
+    """(P, K, grid, grid) codes -> (P, K, 3, R, R) uint8 pictures, decoded in chunks."""
+    p, k = codes.shape[:2]
+    flat = codes.flatten(0, 1).long()
+    pixels = [(tokenizer.decode(flat[i:i + 512]).clamp(0, 1) * 255).round().to(torch.uint8)
+              for i in range(0, len(flat), 512)]
+    pixels = torch.cat(pixels)
+    return pixels.view(p, k, *pixels.shape[1:])
+
+
+def judged(judge: Any, pixels: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:
+    """The judge's scores (P, K) of each caption's K candidate pictures (P, K, 3, R, R) uint8."""
+    from core.text_encoder import encode_cached
+
+    p, k = pixels.shape[:2]
+    text = encode_cached(list(captions))
+    return judge(pixels.flatten(0, 1).float() / 255, text.tokens, text.mask,
+                 torch.arange(p * k), torch.arange(p).repeat_interleave(k)).view(p, k)
+
+
+@torch.no_grad()
+def agreement(judge: Any, pixels: torch.Tensor, captions: Sequence[str], scores: torch.Tensor) -> dict[str, float]:
+    """The checker's mean score of the judge's pick per caption, of its own pick and of the first draw."""
+    from core.reranking import pick_agreement
+
+    judge.eval()
+    pick = torch.cat([judged(judge, pixels[i:i + 64], captions[i:i + 64]).argmax(1)
+                      for i in range(0, len(captions), 64)])
+    return pick_agreement(scores, pick)
+
+
+def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: torch.Tensor,
+                held_out: dict[str, Any], epochs: int, lr: float, batch: int, temperature: float,
+                seed: int) -> list[dict[str, float]]:
+    """Listwise tuning on the captions whose candidates the checker does not score alike."""
+    torch.manual_seed(seed)
+    informative = (scores.max(1).values > scores.min(1).values).nonzero()[:, 0]
+    optimizer = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * ((len(informative) + batch - 1) // batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
+    order = torch.Generator().manual_seed(seed)
+    log = [{"epoch": 0, **agreement(judge, held_out["pixels"], held_out["captions"], held_out["scores"])}]
+    print(json.dumps(log[-1]), file=sys.stderr, flush=True)
+    started = time.time()
+    for epoch in range(epochs):
+        judge.train()
+        total = 0.0
+        permutation = informative[torch.randperm(len(informative), generator=order)]
+        for start in range(0, len(permutation), batch):
+            rows = permutation[start:start + batch]
+            predicted = judged(judge, pixels[rows], [captions[i] for i in rows])
+            target = F.softmax(scores[rows] / temperature, dim=1)
+            loss = -(target * F.log_softmax(predicted, dim=1)).sum(1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach()) * len(rows)
+        log.append({"epoch": epoch + 1, "train_loss": round(total / len(permutation), 4),
+                    "seconds": round(time.time() - started),
+                    **agreement(judge, held_out["pixels"], held_out["captions"], held_out["scores"])})
+        print(json.dumps(log[-1]), file=sys.stderr, flush=True)
+    judge.eval()
+    return log
+
+
+def export(folder: Path, out: Path, judge: Any, record: dict[str, Any]) -> dict[str, int]:
+    """``out``: the transformer of ``folder`` unchanged (same tensors) plus the judge."""
+    from core.checkpoint import read_checkpoint, write_export
+
+    checkpoint = read_checkpoint(folder, backend="transformer")
+    config = dict(checkpoint.config)
+    config["model"] = {**checkpoint.model_config, "judge": {**judge.cfg.to_dict(), **record}}
+    modules = {name: checkpoint.state_dicts[name] for name in checkpoint.config.get("modules", [])
+               if name != "judge"}
+    return write_export(out, config, {**modules, "judge": judge.state_dict()})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.checkpoint import weights_dir
+    from core.corpus.dataset import DATA_FAMILIES, captioned_claims
+    from core.critic import load_critic
+    from plugins.transformer import load_model
+
+    parser = argparse.ArgumentParser(prog="python -m plugins.transformer.judge_training",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--transformer", type=Path, default=Path("assets/transformer"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--prompts", type=int, default=12000)
+    parser.add_argument("--held-out", type=int, default=400)
+    parser.add_argument("--candidates", type=int, default=8)
+    parser.add_argument("--family", choices=DATA_FAMILIES, default="shapes")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--batch", type=int, default=8, help="captions per step (each with its candidates)")
+    parser.add_argument("--temperature", type=float, default=0.1, help="of the checker's softmax")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drawn", type=Path, help="file to keep the drawings in (read back if it exists; "
+                                                   "a later run with more --prompts draws only the new ones)")
+    args = parser.parse_args(argv)
+    if not 0 < args.held_out < args.prompts:
+        parser.error("--held-out must be at least 1 and fewer than --prompts")
+
+    model = load_model(args.transformer, with_judge=False)
+    prompts = captioned_claims(args.prompts, args.seed, args.family)
+    data = torch.load(args.drawn) if args.drawn and args.drawn.is_file() else None
+    if data is not None and data["codes"].shape[1] != args.candidates:
+        parser.error(f"{args.drawn} holds {data['codes'].shape[1]} candidates per caption, not {args.candidates}")
+    have = 0 if data is None else len(data["captions"])
+    if have < len(prompts):
+        more = draw(model, prompts[have:], args.candidates, args.seed, have)
+        data = more if data is None else {"captions": data["captions"] + more["captions"],
+                                          "codes": torch.cat([data["codes"], more["codes"]]),
+                                          "scores": torch.cat([data["scores"], more["scores"]])}
+        if args.drawn:
+            args.drawn.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(data, args.drawn)
+    captions, scores = data["captions"][:len(prompts)], data["scores"][:len(prompts)]
+    pixels = paint(model.tokenizer, data["codes"][:len(prompts)])
+    split = len(prompts) - args.held_out
+    held_out = {"pixels": pixels[split:], "captions": captions[split:], "scores": scores[split:]}
+    judge = load_critic(weights_dir("critic"))
+    started = time.time()
+    log = train_judge(judge, pixels[:split], captions[:split], scores[:split], held_out,
+                      args.epochs, args.lr, args.batch, args.temperature, args.seed)
+    record = {"training": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                           if k not in ("out", "drawn")},
+              "train_seconds": round(time.time() - started, 1), "held_out": log[-1], "before": log[0]}
+    sizes = export(args.transformer, args.out, judge, record)
+    print(json.dumps({"out": str(args.out), "files": sizes, "held_out": log[-1]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
