@@ -228,3 +228,16 @@ def _atomic(target: Path, write: Any) -> None:
     tmp = target.with_name(target.name + ".tmp")
     write(tmp)
     os.replace(tmp, target)
+
+
+def export_with_module(folder: str | Path, backend: str, out: str | Path, name: str,
+                       state: "dict[str, torch.Tensor]", settings: dict[str, Any]) -> dict[str, int]:
+    """Write to ``out`` the checkpoint of ``folder`` with its modules as they were (same
+    tensors) plus the module ``name`` (replacing one of that name), whose config entry
+    ``model[name]`` is ``settings``. How a chooser trained after its generator ships."""
+    checkpoint = read_checkpoint(folder, backend=backend)
+    config = dict(checkpoint.config)
+    config["model"] = {**checkpoint.model_config, name: settings}
+    modules = {module: checkpoint.state_dicts[module] for module in checkpoint.config.get("modules", [])
+               if module != name}
+    return write_export(out, config, {**modules, name: state})

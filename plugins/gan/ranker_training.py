@@ -164,14 +164,10 @@ def train_member(train: dict[str, torch.Tensor], held_out: dict[str, torch.Tenso
 
 def export(gan_folder: Path, out: Path, ranker: LatentRanker, record: dict[str, Any]) -> dict[str, int]:
     """``out``: the GAN of ``gan_folder`` unchanged (same tensors) plus the ranker."""
-    from core.checkpoint import read_checkpoint, write_export
+    from core.checkpoint import export_with_module
 
-    checkpoint = read_checkpoint(gan_folder, backend="gan")
-    config = dict(checkpoint.config)
-    config["model"] = {**checkpoint.model_config, "ranker": {**ranker.cfg.to_dict(), **record}}
-    modules = {name: checkpoint.state_dicts[name] for name in checkpoint.config.get("modules", [])
-               if name != "ranker"}
-    return write_export(out, config, {**modules, "ranker": ranker.state_dict()})
+    return export_with_module(gan_folder, "gan", out, "ranker", ranker.state_dict(),
+                              {**ranker.cfg.to_dict(), **record})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

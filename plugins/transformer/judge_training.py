@@ -134,14 +134,10 @@ def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: t
 
 def export(folder: Path, out: Path, judge: Any, record: dict[str, Any]) -> dict[str, int]:
     """``out``: the transformer of ``folder`` unchanged (same tensors) plus the judge."""
-    from core.checkpoint import read_checkpoint, write_export
+    from core.checkpoint import export_with_module
 
-    checkpoint = read_checkpoint(folder, backend="transformer")
-    config = dict(checkpoint.config)
-    config["model"] = {**checkpoint.model_config, "judge": {**judge.cfg.to_dict(), **record}}
-    modules = {name: checkpoint.state_dicts[name] for name in checkpoint.config.get("modules", [])
-               if name != "judge"}
-    return write_export(out, config, {**modules, "judge": judge.state_dict()})
+    return export_with_module(folder, "transformer", out, "judge", judge.state_dict(),
+                              {**judge.cfg.to_dict(), **record})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
