@@ -44,7 +44,8 @@ class TransformerGenerator(TrainedGenerator):
               help="Randomness of the token choices (0 always takes the likeliest)"),
         Param("top_k", "int", 0, min=0, max=1024, step=1,
               help="Sample each token among its k likeliest codes (0: all)"),
-        candidates_param(DEFAULT_CANDIDATES),
+        candidates_param(DEFAULT_CANDIDATES, chooser="pictures per image and keep the one its judge "
+                                                      "(a critic tuned on its drawings) finds closest to the prompt"),
         Param("size", "choice", 256, choices=OUTPUT_SIZES,
               help="Output side in pixels (the model draws 64 x 64; larger sizes are resampled)"),
     )
