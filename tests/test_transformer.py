@@ -307,7 +307,8 @@ def test_shipped_weights_draw_the_prompted_landscapes():
 def test_the_judge_command_adds_a_judge_and_leaves_the_transformer_as_it_was(tmp_path):
     """``python -m plugins.transformer.judge_training`` at toy size: the folder it writes
     holds the transformer's own tensors and a judge that generation then uses; a second
-    run with more captions draws only the new ones, the same as one run with them all."""
+    run with more captions draws only the new ones, the same as one run with them all; a
+    drawn file of another seed is refused."""
     from plugins.transformer import load_model
     from plugins.transformer.judge_training import main
 
@@ -319,6 +320,8 @@ def test_the_judge_command_adds_a_judge_and_leaves_the_transformer_as_it_was(tmp
     extended, at_once = torch.load(drawn), torch.load(whole)
     assert extended["captions"] == at_once["captions"] and len(at_once["captions"]) == 16
     assert torch.equal(extended["codes"], at_once["codes"]) and torch.equal(extended["scores"], at_once["scores"])
+    with pytest.raises(SystemExit):        # drawn for another seed: refused, not mixed in
+        main(toy[:-1] + ["10", "--prompts", "20", "--drawn", str(drawn)])
     shipped, written = read_checkpoint(ASSETS_DIR / "transformer"), read_checkpoint(out)
     for module in ("prior", "tokenizer"):
         assert all(torch.equal(v, written.state_dicts[module][k]) for k, v in shipped.state_dicts[module].items())

@@ -168,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = load_model(args.transformer, with_judge=False)
     prompts = captioned_claims(args.prompts, args.seed, args.family)
     data = torch.load(args.drawn) if args.drawn and args.drawn.is_file() else None
+    made_by = {"family": args.family, "seed": args.seed}
+    if data is not None and data.get("made_by", made_by) != made_by:
+        parser.error(f"{args.drawn} was drawn for {data['made_by']}, not {made_by}")
     if data is not None and data["codes"].shape[1] != args.candidates:
         parser.error(f"{args.drawn} holds {data['codes'].shape[1]} candidates per caption, not {args.candidates}")
     have = 0 if data is None else len(data["captions"])
@@ -178,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           "scores": torch.cat([data["scores"], more["scores"]])}
         if args.drawn:
             args.drawn.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(data, args.drawn)
+            torch.save({**data, "made_by": made_by}, args.drawn)
     captions, scores = data["captions"][:len(prompts)], data["scores"][:len(prompts)]
     pixels = paint(model.tokenizer, data["codes"][:len(prompts)])
     split = len(prompts) - args.held_out
