@@ -307,8 +307,8 @@ def test_shipped_weights_draw_the_prompted_landscapes():
 def test_the_judge_command_adds_a_judge_and_leaves_the_transformer_as_it_was(tmp_path):
     """``python -m plugins.transformer.judge_training`` at toy size: the folder it writes
     holds the transformer's own tensors and a judge that generation then uses; a second
-    run with more captions draws only the new ones, the same as one run with them all; a
-    drawn file of another seed is refused."""
+    run with more captions draws only the new ones, the same as one run with them all, and
+    trains the same judge; a drawn file of another seed is refused."""
     from plugins.transformer import load_model
     from plugins.transformer.judge_training import main
 
@@ -316,7 +316,10 @@ def test_the_judge_command_adds_a_judge_and_leaves_the_transformer_as_it_was(tmp
     toy = ["--out", str(out), "--held-out", "4", "--candidates", "3", "--epochs", "1", "--seed", "9"]
     assert main(toy + ["--prompts", "10", "--drawn", str(drawn)]) == 0
     assert main(toy + ["--prompts", "16", "--drawn", str(drawn)]) == 0
+    first_judge = read_checkpoint(out).state_dicts["judge"]
     assert main(toy + ["--prompts", "16", "--drawn", str(whole)]) == 0
+    # the same drawings train the same judge
+    assert all(torch.equal(v, read_checkpoint(out).state_dicts["judge"][k]) for k, v in first_judge.items())
     extended, at_once = torch.load(drawn), torch.load(whole)
     assert extended["captions"] == at_once["captions"] and len(at_once["captions"]) == 16
     assert torch.equal(extended["codes"], at_once["codes"]) and torch.equal(extended["scores"], at_once["scores"])
