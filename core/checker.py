@@ -275,3 +275,8 @@ def check(image: Image.Image | np.ndarray, claim: Claim) -> dict[str, bool]:
     if isinstance(claim, ShapesClaim):
         return check_shapes(read_shapes(image), claim)
     return check_landscape(read_landscape(image), claim)
+
+
+def passed_share(results: dict[str, bool]) -> float:
+    """The share of a :func:`check`'s categories that pass: how a teacher grades a picture."""
+    return float(np.mean(list(results.values())))

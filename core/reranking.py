@@ -43,7 +43,7 @@ def keep_best(images: Sequence[Any], prompt: str, n: int, candidates: int, criti
         return list(images)
     from core.critic import match_scores, shared_critic
 
-    scores = match_scores(critic or shared_critic(), images, prompt)
+    scores = match_scores(critic if critic is not None else shared_critic(), images, prompt)
     return [images[int(row)] for row in best_rows(scores, n, candidates)]
 
 
@@ -70,3 +70,13 @@ def pick_agreement(scores: Any, pick: Any) -> dict[str, float]:
             "teacher_score_of_first": float(scores[:, 0].mean()),
             "teacher_score_of_worst": float(scores.min(1).values.mean()),
             "pick_in_teachers_top_quarter": float((scores > picked[:, None]).sum(1).lt(max(1, k // 4)).float().mean())}
+
+
+def listwise_loss(predicted: Any, scores: Any, temperature: float) -> Any:
+    """Cross-entropy from a teacher's softmax (at ``temperature``) over each prompt's K
+    candidates (P, K) to a chooser's softmax over its own scores (P, K): how the GAN's
+    ranker and the Transformer's judge learn a teacher's order."""
+    from torch.nn import functional as F
+
+    target = F.softmax(scores / temperature, dim=1)
+    return -(target * F.log_softmax(predicted, dim=1)).sum(1).mean()

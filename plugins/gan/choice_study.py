@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 
 
@@ -28,7 +27,7 @@ def study(folder: Path, family: str = "shapes", n: int = 8, seed: int = 0, candi
           limit: int | None = None) -> dict[str, dict]:
     """Per pick ("first", "ranker", "oracle"): its summary as ``python -m core eval`` gives
     it (``overall``, ``categories``, ...)."""
-    from core.checker import check
+    from core.checker import check, passed_share
     from core.evaluate import eval_prompts, summarise
     from core.reranking import best_rows, candidate_streams
     from core.trained import to_images
@@ -44,12 +43,13 @@ def study(folder: Path, family: str = "shapes", n: int = 8, seed: int = 0, candi
         z, c, context = _draws(model, [item.prompt] * n, candidate_streams(seed, candidates), NO_TRUNCATION)
         u = model.generator(z, c)
         results = [check(image, item.claim) for image in to_images(decode(model.autoencoder, u, c, context))]
-        shares = torch.tensor([float(np.mean(list(r.values()))) for r in results])
+        shares = torch.tensor([passed_share(r) for r in results])
         picks = {"first": torch.arange(n), "ranker": best_rows(model.ranker(u, c), n, candidates),
                  "oracle": best_rows(shares, n, candidates)}
         for name, rows in picks.items():
             records[name].append({"results": [results[row] for row in rows.tolist()]})
     return {name: summarise(chosen, family) for name, chosen in records.items()}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plugins.gan.choice_study", description=__doc__.split("\n\n")[0])

@@ -28,9 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
-from torch.nn import functional as F
 
 from core.corpus.dataset import CaptionedClaim as Prompt
 from core.corpus.dataset import captioned_claims as corpus_prompts
@@ -57,10 +55,10 @@ def critic_teacher(critic: Any) -> Teacher:
 
 def checker_teacher(pixels: torch.Tensor, chunk: Sequence[Prompt], rows: torch.Tensor) -> torch.Tensor:
     """The share of its prompt's checker categories each decoded candidate passes."""
-    from core.checker import check
+    from core.checker import check, passed_share
     from core.trained import to_images
 
-    return torch.tensor([float(np.mean(list(check(image, chunk[row].claim).values())))
+    return torch.tensor([passed_share(check(image, chunk[row].claim))
                          for image, row in zip(to_images(pixels), rows.tolist())])
 
 
@@ -101,9 +99,9 @@ def ranked(ranker: LatentRanker, u: torch.Tensor, c: torch.Tensor) -> torch.Tens
 def listwise_loss(ranker: LatentRanker, u: torch.Tensor, c: torch.Tensor, scores: torch.Tensor,
                   temperature: float) -> torch.Tensor:
     """Cross-entropy from the teacher's softmax over each prompt's candidates to the ranker's."""
-    predicted = ranked(ranker, u, c)
-    target = F.softmax(scores / temperature, dim=1)
-    return -(target * F.log_softmax(predicted, dim=1)).sum(1).mean()
+    from core.reranking import listwise_loss as loss
+
+    return loss(ranked(ranker, u, c), scores, temperature)
 
 
 @torch.no_grad()

@@ -29,9 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
-from torch.nn import functional as F
 
 CHUNK = 64                  # captions drawn per batch
 SEED_STRIDE = 10_000_019    # the draw of seed s, caption i, candidate k uses s * stride + i * K + k
@@ -43,7 +41,7 @@ def draw(model: Any, prompts: Sequence[Any], candidates: int, seed: int, first: 
     checker categories each candidate's picture passes (P, K). ``first``: the index of
     ``prompts[0]`` in the whole list; each caption's seeds follow from its own index, so
     a long draw and a short one extended later hold the same drawings."""
-    from core.checker import check
+    from core.checker import check, passed_share
     from core.trained import to_images
     from plugins.transformer.sampling import draw_codes
 
@@ -55,8 +53,7 @@ def draw(model: Any, prompts: Sequence[Any], candidates: int, seed: int, first: 
         base = seed * SEED_STRIDE + (first + start) * candidates
         grids = draw_codes(model.prior, model.tokenizer, captions, seeds=range(base, base + len(captions)))
         images = to_images(model.tokenizer.decode(grids))
-        shares = [float(np.mean(list(check(image, chunk[row // candidates].claim).values())))
-                  for row, image in enumerate(images)]
+        shares = [passed_share(check(image, chunk[row // candidates].claim)) for row, image in enumerate(images)]
         codes.append(grids.view(len(chunk), candidates, *grids.shape[1:]).to(torch.int16))
         scores.append(torch.tensor(shares).view(len(chunk), candidates))
         print(f"drew {start + len(chunk)}/{len(prompts)} captions ({time.time() - started:.0f} s)",
@@ -101,6 +98,8 @@ def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: t
                 held_out: dict[str, Any], epochs: int, lr: float, batch: int, temperature: float,
                 seed: int) -> list[dict[str, float]]:
     """Listwise tuning on the captions whose candidates the checker does not score alike."""
+    from core.reranking import listwise_loss
+
     torch.manual_seed(seed)
     informative = (scores.max(1).values > scores.min(1).values).nonzero()[:, 0]
     optimizer = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
@@ -117,8 +116,7 @@ def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: t
         for start in range(0, len(permutation), batch):
             rows = permutation[start:start + batch]
             predicted = judged(judge, pixels[rows], [captions[i] for i in rows])
-            target = F.softmax(scores[rows] / temperature, dim=1)
-            loss = -(target * F.log_softmax(predicted, dim=1)).sum(1).mean()
+            loss = listwise_loss(predicted, scores[rows], temperature)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
