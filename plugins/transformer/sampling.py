@@ -118,11 +118,13 @@ class Sampler:
         logits = logits.masked_fill(self.unused, -math.inf)
         return _restrict(logits, self.top_k).log_softmax(-1).cpu()
 
-    def _choose(self, log_probs: torch.Tensor) -> torch.Tensor:
-        """A code per token, from (n, ..., vocab) log-probabilities."""
+    def _choose(self, log_probs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """A code per token, from (n, ..., vocab) log-probabilities; ``noise``: Gumbel
+        noise of the same shape drawn ahead (else drawn here)."""
         if self.temperature <= 0:
             return log_probs.argmax(-1)
-        noise = torch.stack([_gumbel(log_probs.shape[1:], g) for g in self.generators])
+        if noise is None:
+            noise = torch.stack([_gumbel(log_probs.shape[1:], g) for g in self.generators])
         return (log_probs / self.temperature + noise).argmax(-1)
 
     def masked(self, steps: int, choice_noise: float, ramp: bool,
@@ -161,11 +163,17 @@ class Sampler:
         groups = torch.full((n, positions, slots), prior.cfg.codebook_size, dtype=torch.long,
                             device=self.device)
         caches = prior.new_cache(self.context)
+        # Each image's noise for the whole grid in one draw: the same numbers, token
+        # after token, as a draw per token (CPU generators fill tensors serially), for a
+        # fraction of the calls (one per image instead of one per image and token).
+        noise = None if self.temperature <= 0 else torch.stack(
+            [_gumbel((positions * slots, prior.cfg.codebook_size), g) for g in self.generators])
         for p in range(positions):
             hidden = prior.hidden_at(self._doubled(groups), p, caches)
             for slot in range(slots):
                 logits = prior.slot_logits(hidden, self._doubled(groups[:, p:p + 1]), slot)[:, 0]
-                groups[:, p, slot] = self._choose(self._log_probs(logits, self.guidance)).to(self.device)
+                token_noise = None if noise is None else noise[:, p * slots + slot]
+                groups[:, p, slot] = self._choose(self._log_probs(logits, self.guidance), token_noise).to(self.device)
             progress((p + 1) / positions)
         return prior.from_groups(groups)
 
