@@ -112,6 +112,15 @@ class Block(nn.Module):
         self.cross_out = nn.Linear(dim, dim)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
 
+    def start_as_identity(self) -> None:
+        """Zero every residual branch's output, so the block passes its input on
+        unchanged until training moves it (a block added to a trained prior)."""
+        outputs = [self.self_out, self.cross_out, self.mlp[-1]] + ([self.local] if self.local else [])
+        with torch.no_grad():
+            for layer in outputs:
+                layer.weight.zero_()
+                layer.bias.zero_()
+
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)
@@ -180,6 +189,20 @@ class MaskedPrior(nn.Module):
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, slots * cfg.codebook_size)
         self.register_buffer("slot_offset", torch.arange(slots) * (cfg.codebook_size + 1), persistent=False)
+
+    def spread_blocks(self, state: dict[str, torch.Tensor], old_depth: int) -> None:
+        """Start from a shallower trained prior whose weights ``state`` holds: its block i
+        becomes block i * depth / old_depth, and the blocks between them start as identity,
+        so the deeper prior begins drawing exactly what the shallower one drew."""
+        if old_depth < 1 or self.cfg.depth % old_depth:
+            raise ValueError(f"a prior of depth {self.cfg.depth} cannot spread {old_depth} blocks evenly")
+        spacing = self.cfg.depth // old_depth
+        for index, block in enumerate(self.blocks):
+            if index % spacing:
+                block.start_as_identity()
+                continue
+            prefix = f"blocks.{index // spacing}."
+            block.load_state_dict({k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)})
 
     def set_code_vectors(self, embedding: torch.Tensor) -> None:
         """Copy the tokenizer's (codebook_size, code_dim) code vectors in."""

@@ -9,7 +9,9 @@ in stages through the one core loop:
 ``--set stage=prior --set tokenizer=RUN``
     freezes the tokenizer of checkpoint ``RUN`` and trains the masked token
     transformer on its codes, with captions dropped ``caption_dropout`` of the
-    time so that sampling can use classifier-free guidance.
+    time so that sampling can use classifier-free guidance. ``--init`` a prior
+    run to go on from it: ``--set causal=1`` makes a masked prior autoregressive,
+    ``--set depth=N`` grows it to N blocks (``MaskedPrior.spread_blocks``).
 ``--set stage=merge --set merged=K --init RUN``
     merges the codes of RUN's tokenizer into K groups (``VQTokenizer.merge_codes``)
     and fine-tunes its decoder to paint pictures from the merged codes; encoder
@@ -86,6 +88,8 @@ class TransformerTrainer:
                                            if int(extra.get("code_features", 0)) else {})}
         if "causal" in extra:   # --init a masked prior, --set causal=1: go on autoregressively
             values = {**values, "causal": extra["causal"]}
+        if "depth" in extra:    # --init a prior, --set depth=N: go on with more blocks (after_init)
+            values = {**values, "depth": extra["depth"]}
         prior_cfg = PriorConfig.from_dict(values)
         self.prior = build_prior(prior_cfg)
         if prior_cfg.code_dim and not saved:
@@ -117,6 +121,17 @@ class TransformerTrainer:
             self.config["prior"] = saved["prior"]
         self._merged = False
         self._last_batch = None
+
+    def after_init(self, init: Any) -> None:
+        """``--set depth=N`` on ``--init`` of a shallower prior: spread its blocks out
+        and start the new ones as identity (``MaskedPrior.spread_blocks``)."""
+        old = (init.model_config.get("prior") or {}).get("depth")
+        if self.stage != "prior" or old is None or int(old) == self.prior.cfg.depth:
+            return
+        if self.prior.cfg.depth % int(old):
+            raise UserError(f"--set depth={self.prior.cfg.depth}: --init {init.path} has {old} blocks; "
+                            "the new depth must be a multiple of it")
+        self.prior.spread_blocks(init.state_dicts["prior"], int(old))
 
     # ------------------------------------------------------------------ steps
 
