@@ -20,7 +20,7 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.4.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates
+__version__ = "0.5.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
@@ -28,8 +28,8 @@ OUTPUT_SIZES = (64, 128, 256)
 # sampler's defaults.
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
 # Re-ranking 8 draws per image by the checker-taught judge (judge_training.py): shapes
-# 0.50 (4 by the critic) -> 0.58 on the shipped prior (model card); 16 give 0.61 but
-# 4 images then take 1.7 s on one thread, over the 1.5 s bar.
+# 0.45 (one draw) -> 0.58 on the 4-block prior, 0.52 -> 0.64 on the 8-block one that
+# ships (model card); 4 images then take about 1.1-1.2 s on one thread (bar 1.5 s).
 DEFAULT_CANDIDATES = 8
 
 
