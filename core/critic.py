@@ -115,8 +115,14 @@ def load_critic(folder: str | Path) -> Critic:
     from core.checkpoint import read_checkpoint
 
     checkpoint = read_checkpoint(folder, backend=NAME)
-    critic = Critic(CriticConfig.from_dict(checkpoint.model_config["critic"]))
-    critic.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["critic"].items()})
+    return critic_from(checkpoint.model_config["critic"], checkpoint.state_dicts["critic"])
+
+
+def critic_from(config: dict[str, Any], state: dict[str, torch.Tensor]) -> Critic:
+    """A critic (or a tuned copy, such as the Transformer's judge) from its config entry
+    and saved weights, float32, in eval mode."""
+    critic = Critic(CriticConfig.from_dict(config))
+    critic.load_state_dict({k: v.float() for k, v in state.items()})
     return critic.eval()
 
 

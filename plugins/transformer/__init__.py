@@ -86,7 +86,7 @@ def load_model(folder: Path, with_judge: bool = True) -> Any:
     and, when the folder has one and ``with_judge``, the judge that chooses among
     candidates (``judge_training``; without one, the shared critic chooses)."""
     from core.checkpoint import read_checkpoint
-    from core.critic import Critic, CriticConfig
+    from core.critic import critic_from
     from core.errors import UnavailableError
     from plugins.transformer.prior import PriorConfig, build_prior
     from plugins.transformer.sampling import TextToImage
@@ -103,9 +103,7 @@ def load_model(folder: Path, with_judge: bool = True) -> Any:
     prior.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["prior"].items()})
     judge = None
     if with_judge and "judge" in checkpoint.state_dicts:
-        judge = Critic(CriticConfig.from_dict(config["judge"]))
-        judge.load_state_dict({k: v.float() for k, v in checkpoint.state_dicts["judge"].items()})
-        judge.eval()
+        judge = critic_from(config["judge"], checkpoint.state_dicts["judge"])
     return TextToImage(prior.eval(), tokenizer.eval(), judge)
 
 
