@@ -355,6 +355,12 @@ def test_the_judge_command_adds_a_judge_and_leaves_the_transformer_as_it_was(tmp
     for module in ("prior", "tokenizer"):
         assert all(torch.equal(v, written.state_dicts[module][k]) for k, v in shipped.state_dicts[module].items())
     assert load_model(out).judge is not None and load_model(out, with_judge=False).judge is None
+    # --start judge goes on from the judge the folder holds (at lr 0 it stays that judge)
+    again = tmp_path / "again"
+    assert main(toy + ["--prompts", "10", "--drawn", str(drawn), "--transformer", str(out),
+                       "--out", str(again), "--start", "judge", "--lr", "0"]) == 0
+    kept = read_checkpoint(again).state_dicts["judge"]
+    assert all(torch.equal(v, kept[k]) for k, v in first_judge.items())
     generator = TransformerGenerator(weights=out)
     images = generator.generate(GenerateRequest("a red circle", n=2, seed=1, params={"candidates": 2, "size": 64}),
                                 no_progress)

@@ -157,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="captions per step (each with its candidates)")
     parser.add_argument("--temperature", type=float, default=0.1, help="of the checker's softmax")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start", choices=("critic", "judge"), default="critic",
+                        help="tune from the shared critic, or go on from the judge --transformer holds")
     parser.add_argument("--drawn", type=Path, help="file to keep the drawings in (read back if it exists; "
                                                    "a later run with more --prompts draws only the new ones)")
     args = parser.parse_args(argv)
@@ -184,7 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pixels = paint(model.tokenizer, data["codes"][:len(prompts)])
     split = len(prompts) - args.held_out
     held_out = {"pixels": pixels[split:], "captions": captions[split:], "scores": scores[split:]}
-    judge = load_critic(weights_dir("critic"))
+    judge = load_critic(weights_dir("critic")) if args.start == "critic" else \
+        load_model(args.transformer).judge
+    if judge is None:
+        parser.error(f"--start judge: {args.transformer} holds no judge")
     started = time.time()
     log = train_judge(judge, pixels[:split], captions[:split], scores[:split], held_out,
                       args.epochs, args.lr, args.batch, args.temperature, args.seed)
