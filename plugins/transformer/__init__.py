@@ -20,7 +20,7 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.5.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks
+__version__ = "0.5.1"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
@@ -28,8 +28,9 @@ OUTPUT_SIZES = (64, 128, 256)
 # sampler's defaults.
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
 # Re-ranking 8 draws per image by the checker-taught judge (judge_training.py): shapes
-# 0.45 (one draw) -> 0.58 on the 4-block prior, 0.52 -> 0.64 on the 8-block one that
-# ships (model card); 4 images then take about 1.1-1.2 s on one thread (bar 1.5 s).
+# 0.45 (one draw) -> 0.58 on the 4-block prior, 0.52 -> 0.65 on the 8-block one that
+# ships (model card); 4 images then take about 1.1-1.2 s on one thread (bar 1.5 s;
+# 2.0-2.3 s on the slower host of 2026-12-03, `python -m core bench --only machine`).
 DEFAULT_CANDIDATES = 8
 
 
