@@ -5,12 +5,12 @@
 The machine this project runs on is shared, and it is not always the same host: the
 same code and weights have timed twice as slow on one day as on another. Timings of
 models say little on their own; this benchmark times work that never changes with the
-code, in the two regimes Impasto's models live in:
+code, at two sizes Impasto's models work at:
 
-- ``dense``: 512 x 512 float32 matrix products (compute-bound), as GFLOP/s;
+- ``dense``: 512 x 512 float32 matrix products, as GFLOP/s;
 - ``small ops``: a 64 x 128 -> 512 -> 128 MLP step with layer norm and GELU, the shape
-  of one row-batch through a Transformer block while sampling (overhead-bound), as
-  microseconds per step.
+  of one row-batch through a Transformer block while sampling, where per-call overhead
+  weighs more, as microseconds per step.
 
 Do not change the workloads: their value is that they stay the same.
 """
