@@ -18,6 +18,11 @@ in stages through the one core loop:
     and codebook stay. A prior in RUN is carried along untouched, so that a prior
     stage ``--init`` from this run goes on from it on the merged codes.
 
+``--set contrast=W`` (prior stage) adds a term that makes each shapes picture
+likelier under its own caption than under a counterfactual one (``_contrast``).
+Tried on the 8-block prior and not kept: it drew no better (the model card,
+"Tried on 2026-12-03").
+
 The prior and merge stages save every module they hold, so a prior run's
 checkpoint folder is everything generation needs (what ships in
 ``assets/transformer/``).
@@ -36,7 +41,8 @@ from plugins.transformer.tokenizer import TokenizerConfig, VQTokenizer
 
 STAGES = ("tokenizer", "prior", "merge")
 DEFAULTS = {"caption_dropout": 0.1, "lr_warmup": 200, "weight_decay": 0.01, "lr_floor": 0.1,
-            "edge_weight": 1.0, "target_softness": 0.0, "edge_token_weight": 1.0}
+            "edge_weight": 1.0, "target_softness": 0.0, "edge_token_weight": 1.0,
+            "contrast": 0.0, "contrast_margin": 8.0}
 
 
 class TransformerTrainer:
@@ -53,6 +59,7 @@ class TransformerTrainer:
         self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
                       **{k: v for k, v in extra.items() if k in DEFAULTS}}
         self.base_lr = float(train_config.lr)      # from the command line, also on --resume
+        self.seed = int(getattr(train_config, "seed", 0))
         self.total_steps = int(train_config.steps)
         self.accelerator: Any = None
         self.frozen: dict[str, torch.nn.Module] = {}
@@ -166,7 +173,7 @@ class TransformerTrainer:
             return self._tokenizer_step(x, step)
         if self.stage == "merge":
             return self._merge_step(x, step)
-        return self._prior_step(x, batch["text"], step)
+        return self._prior_step(x, batch["text"], step, batch.get("attributes"))
 
     def _pixel_loss(self, x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         mse = F.mse_loss(x_hat, x)
@@ -203,7 +210,8 @@ class TransformerTrainer:
         return {"loss": float(loss.detach()), **figures, "codes_used": len(torch.unique(codes)),
                 "lr": self.learning_rate(step)}
 
-    def _prior_step(self, x: torch.Tensor, text: Any, step: int) -> dict[str, float]:
+    def _prior_step(self, x: torch.Tensor, text: Any, step: int,
+                    attributes: list[Any] | None = None) -> dict[str, float]:
         from plugins.transformer.prior import mask_tokens
 
         with torch.no_grad():
@@ -224,9 +232,43 @@ class TransformerTrainer:
             per_token = -(self.looks.targets.to(log_probs.device)[wanted] * log_probs).sum(-1)
         weights = self.looks.weights.to(log_probs.device)[wanted]
         loss = (per_token * weights).sum() / weights.sum()
+        figures = {"loss": float(loss.detach())}
+        if float(self.hyper["contrast"]) > 0:
+            contrast, gap = self._contrast(model, masked, codes, is_masked, logits, drop, attributes, step)
+            if contrast is not None:
+                loss = loss + float(self.hyper["contrast"]) * contrast
+                figures.update(contrast=float(contrast.detach()), gap=gap)
         self._optimise(loss, model, step)
         accuracy = (logits[is_masked].argmax(-1) == codes[is_masked]).float().mean()
-        return {"loss": float(loss.detach()), "accuracy": float(accuracy), "lr": self.learning_rate(step)}
+        return {**figures, "accuracy": float(accuracy), "lr": self.learning_rate(step)}
+
+    def _contrast(self, model: torch.nn.Module, masked: torch.Tensor, codes: torch.Tensor,
+                  is_masked: torch.Tensor, logits: torch.Tensor, drop: torch.Tensor,
+                  attributes: list[Any] | None, step: int) -> tuple[torch.Tensor | None, float]:
+        """``--set contrast=W``: each shapes picture's codes must be likelier, by
+        ``contrast_margin`` nats over the picture, under its own caption than under a
+        counterfactual one (its claim with one fact changed: another kind, colour or
+        count, the two objects' kinds swapped, the relation flipped, one object
+        left out; ``core.critic_training.negative_claim``). The plain loss teaches
+        what a caption's pictures look like; this teaches which words decide it,
+        where the prior draws the right colours with the wrong kinds. Returns the
+        loss (per token, like the plain one) and the median gap in nats."""
+        from core.text_encoder import encode_cached
+
+        rows, negatives = counterfactual_captions(attributes, self.seed, step)
+        keep = [k for k, row in enumerate(rows) if not bool(drop[row])]
+        if not keep:
+            return None, 0.0
+        index = torch.tensor([rows[k] for k in keep], device=codes.device)
+        other_text = encode_cached([negatives[k] for k in keep]).to(codes.device)
+        other_logits = model(masked[index], other_text.tokens, other_text.mask,
+                             torch.zeros(len(keep), dtype=torch.bool, device=codes.device))
+        own = sequence_log_likelihood(logits[index], codes[index], is_masked[index])
+        other = sequence_log_likelihood(other_logits, codes[index], is_masked[index])
+        gap = own - other
+        tokens = is_masked[index].sum(1).float().mean()
+        loss = F.softplus(float(self.hyper["contrast_margin"]) - gap).mean() / tokens
+        return loss, float(gap.detach().median())
 
     # ------------------------------------------------------------------ samples
 
@@ -246,6 +288,35 @@ class TransformerTrainer:
 
     def _unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
         return self.accelerator.unwrap_model(module) if self.accelerator else module
+
+
+def sequence_log_likelihood(logits: torch.Tensor, codes: torch.Tensor, counted: torch.Tensor) -> torch.Tensor:
+    """(B,) log-likelihood in nats of each row's ``codes`` (B, N) under ``logits``
+    (B, N, vocab), summed over the tokens where ``counted`` (B, N) is True."""
+    picked = logits.float().log_softmax(-1).gather(-1, codes[..., None])[..., 0]
+    return (picked * counted).sum(1)
+
+
+def counterfactual_captions(attributes: list[Any] | None, seed: int, step: int) -> tuple[list[int], list[str]]:
+    """The rows of a batch of shapes pictures that have a counterfactual claim, and
+    its caption (written as the corpus writes captions: template or paraphrase).
+    Landscape rows are left out: the prior already draws what their captions say."""
+    import numpy as np
+
+    from core.corpus.attributes import ShapesClaim
+    from core.corpus.captions import caption, paraphrase
+    from core.corpus.dataset import PARAPHRASE_P, claim_of
+    from core.critic_training import negative_claim
+
+    rng = np.random.default_rng([seed, step, 5151])
+    rows, captions = [], []
+    for row, item in enumerate(attributes or []):
+        claim = claim_of(item)
+        changed = negative_claim(claim, rng) if isinstance(claim, ShapesClaim) else None
+        if changed is not None:
+            rows.append(row)
+            captions.append(paraphrase(changed, rng) if rng.random() < PARAPHRASE_P else caption(changed, rng))
+    return rows, captions
 
 
 def edge_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
