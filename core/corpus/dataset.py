@@ -73,7 +73,13 @@ def scene_and_caption(claim: Claim, rng: np.random.Generator,
     """A scene of ``claim`` and its caption, written as a paraphrase with probability
     ``paraphrase_p``: how the corpus draws and captions each of its pictures."""
     scene = scene_for(claim, rng)
-    return scene, paraphrase(claim, rng) if rng.random() < paraphrase_p else caption(claim, rng)
+    return scene, write_caption(claim, rng, paraphrase_p)
+
+
+def write_caption(claim: Claim, rng: np.random.Generator, paraphrase_p: float = PARAPHRASE_P) -> str:
+    """A caption of ``claim`` as the corpus writes one: a paraphrase with probability
+    ``paraphrase_p``, else the template."""
+    return paraphrase(claim, rng) if rng.random() < paraphrase_p else caption(claim, rng)
 
 
 class CaptionedClaim(NamedTuple):

@@ -59,7 +59,7 @@ class TransformerTrainer:
         self.hyper = {**DEFAULTS, **{k: v for k, v in saved.items() if k in DEFAULTS},
                       **{k: v for k, v in extra.items() if k in DEFAULTS}}
         self.base_lr = float(train_config.lr)      # from the command line, also on --resume
-        self.seed = int(getattr(train_config, "seed", 0))
+        self.seed = int(train_config.seed)
         self.total_steps = int(train_config.steps)
         self.accelerator: Any = None
         self.frozen: dict[str, torch.nn.Module] = {}
@@ -304,8 +304,7 @@ def counterfactual_captions(attributes: list[Any] | None, seed: int, step: int) 
     import numpy as np
 
     from core.corpus.attributes import ShapesClaim
-    from core.corpus.captions import caption, paraphrase
-    from core.corpus.dataset import PARAPHRASE_P, claim_of
+    from core.corpus.dataset import claim_of, write_caption
     from core.critic_training import negative_claim
 
     rng = np.random.default_rng([seed, step, 5151])
@@ -315,7 +314,7 @@ def counterfactual_captions(attributes: list[Any] | None, seed: int, step: int) 
         changed = negative_claim(claim, rng) if isinstance(claim, ShapesClaim) else None
         if changed is not None:
             rows.append(row)
-            captions.append(paraphrase(changed, rng) if rng.random() < PARAPHRASE_P else caption(changed, rng))
+            captions.append(write_caption(changed, rng))
     return rows, captions
 
 
