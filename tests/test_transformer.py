@@ -141,29 +141,31 @@ def test_autoregressive_prior_goes_on_from_a_masked_one(stages):
 
 
 def test_a_deeper_prior_goes_on_from_a_shallower_one(stages, tmp_path):
-    """``--set depth=N`` on ``--init``: the old block i becomes block i * N / depth, the new
-    ones start as identity (so the deeper prior begins with the same logits) and then train."""
+    """``--set depth=N`` on ``--init``: the old block i becomes block i * N // depth, the new
+    ones start as identity (so the deeper prior begins with the same logits) and then train.
+    N need not be a multiple of the old depth."""
     from plugins.transformer.prior import PriorConfig, build_prior
 
     shallow = read_checkpoint(stages["ar_prior"])
     depth = shallow.model_config["prior"]["depth"]
-    deeper = build_prior(PriorConfig.from_dict({**shallow.model_config["prior"], "depth": 2 * depth}))
-    deeper.load_state_dict({k: v.float() for k, v in shallow.state_dicts["prior"].items()}, strict=False)
-    deeper.spread_blocks(shallow.state_dicts["prior"], depth)
     prior, codes, text = ar_prior_inputs(stages)
-    deeper.slot_embedding.load_state_dict(prior.slot_embedding.state_dict())
-    deeper.slot_mlp.load_state_dict(prior.slot_mlp.state_dict())
-    with torch.no_grad():
-        assert torch.allclose(deeper.eval()(codes, *text), prior(codes, *text), atol=1e-5)
-        assert torch.equal(deeper.blocks[0].qkv.weight, prior.blocks[0].qkv.weight)
-        assert float(deeper.blocks[1].self_out.weight.abs().max()) == 0
+    for new_depth in (2 * depth, 2 * depth + 1):
+        deeper = build_prior(PriorConfig.from_dict({**shallow.model_config["prior"], "depth": new_depth}))
+        deeper.load_state_dict({k: v.float() for k, v in shallow.state_dicts["prior"].items()}, strict=False)
+        deeper.spread_blocks(shallow.state_dicts["prior"], depth)
+        deeper.slot_embedding.load_state_dict(prior.slot_embedding.state_dict())
+        deeper.slot_mlp.load_state_dict(prior.slot_mlp.state_dict())
+        with torch.no_grad():
+            assert torch.allclose(deeper.eval()(codes, *text), prior(codes, *text), atol=1e-5)
+            assert torch.equal(deeper.blocks[0].qkv.weight, prior.blocks[0].qkv.weight)
+            assert float(deeper.blocks[1].self_out.weight.abs().max()) == 0
 
     run(tmp_path / "deep", 2, init=str(stages["ar_prior"]), stage="prior", depth=2 * depth)
     trained = read_checkpoint(tmp_path / "deep")
     assert trained.config["model"]["prior"]["depth"] == 2 * depth
     assert float(trained.state_dicts["prior"]["blocks.1.self_out.weight"].abs().max()) > 0
-    with pytest.raises(UserError, match="multiple"):
-        run(tmp_path / "odd", 1, init=str(tmp_path / "deep"), stage="prior", depth=2 * depth + 1)
+    with pytest.raises(UserError, match="no place for"):     # a prior cannot shrink
+        run(tmp_path / "shallower", 1, init=str(tmp_path / "deep"), stage="prior", depth=depth)
 
 
 def test_counterfactual_captions_change_one_fact_of_the_shapes_pictures():

@@ -192,16 +192,16 @@ class MaskedPrior(nn.Module):
 
     def spread_blocks(self, state: dict[str, torch.Tensor], old_depth: int) -> None:
         """Start from a shallower trained prior whose weights ``state`` holds: its block i
-        becomes block i * depth / old_depth, and the blocks between them start as identity,
+        becomes block i * depth // old_depth, and the blocks between them start as identity,
         so the deeper prior begins drawing exactly what the shallower one drew."""
-        if old_depth < 1 or self.cfg.depth % old_depth:
-            raise ValueError(f"a prior of depth {self.cfg.depth} cannot spread {old_depth} blocks evenly")
-        spacing = self.cfg.depth // old_depth
+        if not 1 <= old_depth <= self.cfg.depth:
+            raise ValueError(f"a prior of depth {self.cfg.depth} cannot take {old_depth} blocks")
+        places = {i * self.cfg.depth // old_depth: i for i in range(old_depth)}
         for index, block in enumerate(self.blocks):
-            if index % spacing:
+            if index not in places:
                 block.start_as_identity()
                 continue
-            prefix = f"blocks.{index // spacing}."
+            prefix = f"blocks.{places[index]}."
             block.load_state_dict({k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)})
 
     def set_code_vectors(self, embedding: torch.Tensor) -> None:

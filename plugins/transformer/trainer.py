@@ -135,9 +135,6 @@ class TransformerTrainer:
         old = (init.model_config.get("prior") or {}).get("depth")
         if self.stage != "prior" or old is None or int(old) == self.prior.cfg.depth:
             return
-        if self.prior.cfg.depth % int(old):
-            raise UserError(f"--set depth={self.prior.cfg.depth}: --init {init.path} has {old} blocks; "
-                            "the new depth must be a multiple of it")
         self.prior.spread_blocks(init.state_dicts["prior"], int(old))
 
     # ------------------------------------------------------------------ steps
