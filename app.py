@@ -3,7 +3,8 @@
     python app.py [--host 127.0.0.1] [--port 7860] [--share]
 
 The four tabs are built from what the plugin registry holds; nothing loads a
-model until a job needs it.
+model until a job needs it, except the prompt encoder every built-in generator
+shares, which loads in the background once the app is serving.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 
 import gradio as gr
 
@@ -59,6 +61,23 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
     return demo
 
 
+def warm_up_text_encoder() -> threading.Thread:
+    """Load the prompt encoder on a background thread and return the thread. A cold load
+    takes about 4 s on a CPU, most of it transformers importing its modelling code, so
+    the first Generate would wait for it. A failure is only logged here; the first job
+    that needs the encoder reports it to the user."""
+    def load() -> None:
+        try:
+            from core.text_encoder import get_encoder    # imports torch: kept off the start path
+            get_encoder()
+        except Exception:     # noqa: BLE001 - the first job reports it clearly
+            logging.getLogger(__name__).warning("could not warm up the text encoder", exc_info=True)
+
+    thread = threading.Thread(target=load, name="impasto-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=DESCRIPTION)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -84,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_app()
     demo.launch(server_name=plan.host, server_port=args.port, share=plan.share, auth=plan.auth,
                 auth_message="Impasto: sign in with the credentials you were given.",
-                theme=THEME, max_file_size=limits.MAX_IMAGE_BYTES, show_error=False)
+                theme=THEME, max_file_size=limits.MAX_IMAGE_BYTES, show_error=False,
+                prevent_thread_lock=True)
+    # The app is serving; load the prompt encoder every built-in generator shares while
+    # the first visitor is still typing (IMPASTO_WARM_UP=0: only when a job needs it).
+    if os.environ.get("IMPASTO_WARM_UP", "1") != "0":
+        warm_up_text_encoder()
+    demo.block_thread()
     return 0
 
 

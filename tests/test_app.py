@@ -84,3 +84,16 @@ def test_generate_refuses_bad_requests_clearly(client, args, fragment):
     with pytest.raises(Exception) as info:
         client.predict(*args, api_name="/generate")
     assert fragment in str(info.value)
+
+
+def test_the_app_warms_the_prompt_encoder_up_in_the_background():
+    """``python app.py`` starts serving first and then loads MiniLM on a thread, so the
+    first Generate does not wait for it. In a fresh process nothing is loaded before."""
+    import subprocess
+    import sys
+
+    code = ("import sys, app, core.models; before = (len(core.models.cache.loaded()), 'torch' in sys.modules); "
+            "thread = app.warm_up_text_encoder(); thread.join(120); "
+            "print(*before, [e['key'] for e in core.models.cache.loaded()])")
+    out = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
+    assert out == "0 False ['text_encoder:all-MiniLM-L6-v2']"     # torch too loads off the start path
