@@ -254,6 +254,8 @@ def test_autoregressive_prior_sees_only_the_tokens_before(stages):
 
 
 def test_autoregressive_sampling_reads_the_logits_training_fits(stages):
+    from plugins.transformer.prior import shared_contexts
+
     prior, codes, text = ar_prior_inputs(stages)
     groups = prior.to_groups(codes)
     with torch.no_grad():
@@ -265,6 +267,17 @@ def test_autoregressive_sampling_reads_the_logits_training_fits(stages):
         for position, slot in [(0, 0), (9, 3), (63, 1)]:
             one = prior.slot_logits(hidden[:, position:position + 1], groups[:, position:position + 1], slot)
             assert torch.equal(one[:, 0].argmax(-1), teacher_forced[:, position, slot])
+
+        # The sampler's batch: candidates repeat a prompt, then come the same rows without
+        # captions. Rows that read the same tokens share one cross-attention product.
+        rows = torch.tensor([0, 0, 1, 0, 1, 1])
+        drop = torch.tensor([False, False, False, True, True, True])
+        batch = prior.context(text[0][rows], text[1][rows], drop)
+        assert sorted((r.start, r.stop) for r, _ in shared_contexts(*batch)) == [(0, 2), (2, 3), (3, 6)]
+        caches = prior.new_cache(batch)
+        many = prior.to_groups(codes[torch.tensor([0, 1, 0, 1, 0, 1])])
+        hidden = torch.cat([prior.hidden_at(many, p, caches) for p in range(prior.cfg.positions)], 1)
+        assert torch.allclose(hidden, prior.trunk(prior.shifted(many), batch), atol=1e-5)
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights")

@@ -83,15 +83,11 @@ def causal_kernel_mask() -> torch.Tensor:
     return mask
 
 
-def one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                        allowed: torch.Tensor | None = None) -> torch.Tensor:
+def one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Attention of one query per row (B, H, 1, d) over (B, H, K, d) keys and values,
     written out: on a CPU, ``scaled_dot_product_attention`` spends two to three times
     as long on shapes this small (the sampler makes hundreds of such calls per image)."""
-    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
-    if allowed is not None:
-        scores = scores.masked_fill(~allowed, -math.inf)
-    return scores.softmax(-1) @ v
+    return ((q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5).softmax(-1) @ v
 
 
 class Block(nn.Module):
@@ -145,7 +141,7 @@ class Block(nn.Module):
             x = x + F.conv2d(grid, weight, self.local.bias, padding=1, groups=d).flatten(2).transpose(1, 2)
         return x + self.mlp(self.norm3(x))
 
-    def step(self, x: torch.Tensor, p: int, cache: dict[str, torch.Tensor]) -> torch.Tensor:
+    def step(self, x: torch.Tensor, p: int, cache: dict[str, Any]) -> torch.Tensor:
         """A causal block at one position: ``x`` (B, 1, dim) is position ``p``'s input;
         ``cache`` (see ``AutoregressivePrior.new_cache``) holds what the earlier positions
         left: self-attention keys and values, and the local convolution's inputs. The
@@ -154,9 +150,7 @@ class Block(nn.Module):
         cache["keys"][:, :, p], cache["values"][:, :, p] = self._split(k)[:, :, 0], self._split(v)[:, :, 0]
         x = x + self.self_out(self._merge(one_query_attention(
             self._split(q), cache["keys"][:, :, :p + 1], cache["values"][:, :, :p + 1])))
-        x = x + self.cross_out(self._merge(one_query_attention(
-            self._split(self.cross_q(self.norm2(x))), cache["cross_keys"], cache["cross_values"],
-            cache["cross_mask"])))
+        x = x + self.cross_out(self._shared_cross_attention(self.cross_q(self.norm2(x)), cache["cross"]))
         if self.local is not None:
             cache["local"][:, p] = x[:, 0]
             side = int(cache["local"].shape[1] ** 0.5)
@@ -167,6 +161,34 @@ class Block(nn.Module):
                     out = out + self.local.weight[:, 0, 1 + dy, 1 + dx] * cache["local"][:, p + dy * side + dx]
             x = x + out[:, None]
         return x + self.mlp(self.norm3(x))
+
+    def _shared_cross_attention(self, q: torch.Tensor, groups: list[tuple[Any, torch.Tensor, torch.Tensor]]
+                                ) -> torch.Tensor:
+        """Cross-attention of one query per row (B, 1, dim) where rows come in groups that
+        read the same prompt tokens (``shared_contexts``): one product per group and head
+        instead of one per row and head, which on a CPU costs several times the work."""
+        b, _, dim = q.shape
+        q = q.view(b, self.heads, dim // self.heads).transpose(0, 1)       # (H, B, d)
+        out = torch.empty_like(q)
+        for rows, keys, values in groups:      # keys (H, d, T) and values (H, T, d) of the group's tokens
+            out[:, rows] = ((q[:, rows] @ keys) * q.shape[-1] ** -0.5).softmax(-1) @ values
+        return out.transpose(0, 1).reshape(b, 1, dim)
+
+
+def shared_contexts(context: torch.Tensor, allowed: torch.Tensor) -> list[tuple[Any, torch.Tensor]]:
+    """The rows of a batch that attend to the same tokens, as (rows, tokens (T, dim)) with
+    only the allowed tokens: a sampler's candidates for one prompt share them, and every
+    caption-less row reads the no-caption token alone. ``rows`` is a slice where the rows
+    are consecutive. Rows are grouped only when their tokens are equal bit for bit."""
+    seen = (context * allowed[..., None]).flatten(1)
+    _, inverse = torch.unique(torch.cat([seen, allowed.to(seen.dtype)], 1), dim=0, return_inverse=True)
+    groups = []
+    for group in range(int(inverse.max()) + 1):
+        index = (inverse == group).nonzero()[:, 0]
+        first, last = int(index[0]), int(index[-1])
+        rows = slice(first, last + 1) if last - first + 1 == len(index) else index
+        groups.append((rows, context[first][allowed[first]]))
+    return groups
 
 
 class MaskedPrior(nn.Module):
@@ -290,10 +312,12 @@ class AutoregressivePrior(MaskedPrior):
         x = self.embed(groups[:, :-1])
         return torch.cat([self.start.expand(x.shape[0], -1, -1), x], 1)
 
-    def slot_logits(self, hidden: torch.Tensor, groups: torch.Tensor, slot: int | None = None) -> torch.Tensor:
+    def slot_logits(self, hidden: torch.Tensor, groups: torch.Tensor, slot: int | None = None,
+                    codes: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of each group's tokens given the hidden states (B, P, dim) and the
         group's earlier tokens in ``groups`` (B, P, group*group; later ones unread).
-        ``slot``: only that place's logits, (B, P, codebook_size)."""
+        ``slot``: only that place's logits, (B, P, codebook_size), or (B, P, len(codes))
+        for just the ``codes`` given (the sampler skips codes it never draws)."""
         cfg = self.cfg
         slots = cfg.group * cfg.group
         drawn = self.slot_embedding(groups + self.slot_offset)
@@ -302,28 +326,30 @@ class AutoregressivePrior(MaskedPrior):
         bias = self.head.bias.view(slots, cfg.codebook_size)
         if slot is not None:
             z = z[:, :, slot]
-            return (z + self.slot_mlp(z)) @ weight[slot].T + bias[slot]
+            if codes is None:
+                return (z + self.slot_mlp(z)) @ weight[slot].T + bias[slot]
+            return (z + self.slot_mlp(z)) @ weight[slot, codes].T + bias[slot, codes]
         z = z + self.slot_mlp(z)
         return torch.einsum("bpsd,svd->bpsv", z, weight) + bias
 
-    def new_cache(self, context: tuple[torch.Tensor, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    def new_cache(self, context: tuple[torch.Tensor, torch.Tensor]) -> list[dict[str, Any]]:
         """Per block, room for every position's keys, values and local-convolution inputs,
-        and the prompt's cross-attention keys and values (computed once here)."""
-        text, allowed = context
-        b, cfg = text.shape[0], self.cfg
+        and the cross-attention keys and values of each group of rows that read the same
+        prompt tokens (``shared_contexts``), computed once here."""
+        b, cfg = context[0].shape[0], self.cfg
+        shared = shared_contexts(*context)
         caches = []
         for block in self.blocks:
-            cross_keys, cross_values = block.cross_kv(text).chunk(2, dim=-1)
             per_head = (b, cfg.heads, cfg.positions, cfg.dim // cfg.heads)    # as ``Block._split`` lays them
-            caches.append({"keys": text.new_zeros(per_head), "values": text.new_zeros(per_head),
-                           "local": text.new_zeros(b, cfg.positions, cfg.dim),
-                           # contiguous: the sampler multiplies by them at every position
-                           "cross_keys": block._split(cross_keys).contiguous(),
-                           "cross_values": block._split(cross_values).contiguous(),
-                           "cross_mask": allowed[:, None, None, :]})
+            cross = []
+            for rows, tokens in shared:
+                keys, values = block.cross_kv(tokens).view(len(tokens), 2, cfg.heads, -1).unbind(1)
+                cross.append((rows, keys.permute(1, 2, 0).contiguous(), values.transpose(0, 1).contiguous()))
+            caches.append({"keys": context[0].new_zeros(per_head), "values": context[0].new_zeros(per_head),
+                           "local": context[0].new_zeros(b, cfg.positions, cfg.dim), "cross": cross})
         return caches
 
-    def hidden_at(self, groups: torch.Tensor, p: int, caches: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+    def hidden_at(self, groups: torch.Tensor, p: int, caches: list[dict[str, Any]]) -> torch.Tensor:
         """The normalised last hidden state (B, 1, dim) of position ``p``, whose input is
         group ``p - 1`` of ``groups`` (the start vector at 0); positions before ``p`` must
         have been through ``caches`` in order. What ``trunk(shifted(groups))[:, p]`` gives."""

@@ -110,12 +110,15 @@ class Sampler:
     def _doubled(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x] * 2) if self.guidance > 0 else x
 
-    def _log_probs(self, logits: torch.Tensor, scale: float) -> torch.Tensor:
+    def _log_probs(self, logits: torch.Tensor, scale: float, every_code: bool = True) -> torch.Tensor:
+        """``every_code``: ``logits`` cover the whole codebook, so the codes merged into
+        others are ruled out here (else the caller left them out)."""
         logits = logits.float()
         if self.guidance > 0:     # the prompt's logits pushed away from the caption-less ones
             conditional, unconditional = logits.chunk(2)
             logits = conditional + scale * (conditional - unconditional)
-        logits = logits.masked_fill(self.unused, -math.inf)
+        if every_code:
+            logits = logits.masked_fill(self.unused, -math.inf)
         return _restrict(logits, self.top_k).log_softmax(-1).cpu()
 
     def _choose(self, log_probs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,17 +166,21 @@ class Sampler:
         groups = torch.full((n, positions, slots), prior.cfg.codebook_size, dtype=torch.long,
                             device=self.device)
         caches = prior.new_cache(self.context)
+        # Only the codes the tokenizer still paints are scored: a code merged into
+        # another is never drawn, so its logit need not be computed.
+        drawable = (~self.unused).nonzero()[:, 0].to(self.device)
         # Each image's noise for the whole grid in one draw: the same numbers, token
         # after token, as a draw per token (CPU generators fill tensors serially), for a
         # fraction of the calls (one per image instead of one per image and token).
         noise = None if self.temperature <= 0 else torch.stack(
-            [_gumbel((positions * slots, prior.cfg.codebook_size), g) for g in self.generators])
+            [_gumbel((positions * slots, prior.cfg.codebook_size), g) for g in self.generators])[..., drawable.cpu()]
         for p in range(positions):
             hidden = prior.hidden_at(self._doubled(groups), p, caches)
             for slot in range(slots):
-                logits = prior.slot_logits(hidden, self._doubled(groups[:, p:p + 1]), slot)[:, 0]
+                logits = prior.slot_logits(hidden, self._doubled(groups[:, p:p + 1]), slot, drawable)[:, 0]
                 token_noise = None if noise is None else noise[:, p * slots + slot]
-                groups[:, p, slot] = self._choose(self._log_probs(logits, self.guidance), token_noise).to(self.device)
+                choice = self._choose(self._log_probs(logits, self.guidance, every_code=False), token_noise)
+                groups[:, p, slot] = drawable[choice.to(self.device)]
             progress((p + 1) / positions)
         return prior.from_groups(groups)
 
