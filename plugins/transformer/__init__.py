@@ -20,18 +20,18 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.5.1"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings
+__version__ = "0.6.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
 # 1 scores 0.33 there, 1.5 at 0.8 scores 0.42, 1 at 0.8 scores 0.45); also the
 # sampler's defaults.
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
-# Re-ranking 8 draws per image by the checker-taught judge (judge_training.py): shapes
-# 0.45 (one draw) -> 0.58 on the 4-block prior, 0.52 -> 0.65 on the 8-block one that
-# ships (model card); 4 images then take about 1.1-1.2 s on one thread (bar 1.5 s;
-# 2.0-2.3 s on the slower host of 2026-12-03, `python -m core bench --only machine`).
-DEFAULT_CANDIDATES = 8
+# Re-ranking draws by the checker-taught judge (judge_training.py). The 12-block prior
+# that ships scores shapes 0.53 with one draw, 0.68-0.69 with 6 and 0.70 with 8 (model
+# card). On one thread of the 2026-12-03 host 4 images take 1.4-1.6 s with 6 and 1.8 s
+# with 8 (bar 1.5 s), so 6 is the default; the Generate tab goes up to 16.
+DEFAULT_CANDIDATES = 6
 
 
 class TransformerGenerator(TrainedGenerator):
