@@ -144,7 +144,8 @@ class Block(nn.Module):
     def step(self, x: torch.Tensor, p: int, cache: dict[str, Any]) -> torch.Tensor:
         """A causal block at one position: ``x`` (B, 1, dim) is position ``p``'s input;
         ``cache`` (see ``AutoregressivePrior.new_cache``) holds what the earlier positions
-        left: self-attention keys and values, and the local convolution's inputs. The
+        left: self-attention keys and values, and the local convolution's inputs; and the
+        prompt's cross-attention keys and values per group of rows that share them. The
         same numbers as ``forward`` over the whole grid, for one position's work."""
         q, k, v = self.qkv(self.norm1(x)).chunk(3, dim=-1)
         cache["keys"][:, :, p], cache["values"][:, :, p] = self._split(k)[:, :, 0], self._split(v)[:, :, 0]

@@ -171,7 +171,8 @@ class Sampler:
         drawable = (~self.unused).nonzero()[:, 0].to(self.device)
         # Each image's noise for the whole grid in one draw: the same numbers, token
         # after token, as a draw per token (CPU generators fill tensors serially), for a
-        # fraction of the calls (one per image instead of one per image and token).
+        # fraction of the calls (one per image instead of one per image and token). It is
+        # drawn for every code and then cut to the drawable ones, so a seed keeps its images.
         noise = None if self.temperature <= 0 else torch.stack(
             [_gumbel((positions * slots, prior.cfg.codebook_size), g) for g in self.generators])[..., drawable.cpu()]
         for p in range(positions):
