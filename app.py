@@ -4,7 +4,7 @@
 
 The four tabs are built from what the plugin registry holds; nothing loads a
 model until a job needs it, except the prompt encoder every built-in generator
-shares, which loads in the background once the app is serving.
+shares and the default generator, which load in the background once the app is serving.
 """
 from __future__ import annotations
 
@@ -61,17 +61,22 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
     return demo
 
 
-def warm_up_text_encoder() -> threading.Thread:
-    """Load the prompt encoder on a background thread and return the thread. A cold load
-    takes about 4 s on a CPU, most of it transformers importing its modelling code, so
-    the first Generate would wait for it. A failure is only logged here; the first job
-    that needs the encoder reports it to the user."""
+def warm_up(registry: Registry | None = None) -> threading.Thread:
+    """Load the prompt encoder and warm the default generator up (the Transformer loads
+    its weights and starts the second process it draws with) on a background thread,
+    and return the thread. A cold encoder load takes about 4 s on a CPU, most of it
+    transformers importing its modelling code, so the first Generate would wait for it.
+    A failure is only logged here; the first job that needs the model reports it."""
     def load() -> None:
         try:
             from core.text_encoder import get_encoder    # imports torch: kept off the start path
             get_encoder()
+            from core.pipeline import DEFAULT_BACKEND
+            generator = (registry or get_registry()).generators.get(DEFAULT_BACKEND)
+            if hasattr(generator, "warm_up"):
+                generator.warm_up(wait=True)
         except Exception:     # noqa: BLE001 - the first job reports it clearly
-            logging.getLogger(__name__).warning("could not warm up the text encoder", exc_info=True)
+            logging.getLogger(__name__).warning("could not warm the models up", exc_info=True)
 
     thread = threading.Thread(target=load, name="impasto-warm-up", daemon=True)
     thread.start()
@@ -105,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                 auth_message="Impasto: sign in with the credentials you were given.",
                 theme=THEME, max_file_size=limits.MAX_IMAGE_BYTES, show_error=False,
                 prevent_thread_lock=True)
-    # The app is serving; load the prompt encoder every built-in generator shares while
-    # the first visitor is still typing (IMPASTO_WARM_UP=0: only when a job needs it).
+    # The app is serving; load the prompt encoder every built-in generator shares, and
+    # the default generator, while the first visitor is still typing (IMPASTO_WARM_UP=0:
+    # only when a job needs them).
     if os.environ.get("IMPASTO_WARM_UP", "1") != "0":
-        warm_up_text_encoder()
+        warm_up()
     demo.block_thread()
     return 0
 

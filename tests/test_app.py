@@ -86,14 +86,18 @@ def test_generate_refuses_bad_requests_clearly(client, args, fragment):
     assert fragment in str(info.value)
 
 
-def test_the_app_warms_the_prompt_encoder_up_in_the_background():
-    """``python app.py`` starts serving first and then loads MiniLM on a thread, so the
-    first Generate does not wait for it. In a fresh process nothing is loaded before."""
+def test_the_app_warms_the_prompt_encoder_and_the_default_generator_up_in_the_background():
+    """``python app.py`` starts serving first and then, on a thread, loads MiniLM and the
+    Transformer, which starts its second drawing process where it has a core for it; the
+    first Generate waits for none of them. In a fresh process nothing is loaded before."""
     import subprocess
     import sys
 
     code = ("import sys, app, core.models; before = (len(core.models.cache.loaded()), 'torch' in sys.modules); "
-            "thread = app.warm_up_text_encoder(); thread.join(120); "
-            "print(*before, [e['key'] for e in core.models.cache.loaded()])")
+            "thread = app.warm_up(); thread.join(120); "
+            "from core.checkpoint import weights_dir; from plugins.transformer import drawing_pool; "
+            "pool = drawing_pool.ready_pool(weights_dir('transformer')); "
+            "print(*before, [e['key'].split(':')[0] for e in core.models.cache.loaded()], "
+            "(pool is not None) == drawing_pool.enabled())")
     out = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
-    assert out == "0 False ['text_encoder:all-MiniLM-L6-v2']"     # torch too loads off the start path
+    assert out == "0 False ['text_encoder', 'transformer'] True"     # torch too loads off the start path

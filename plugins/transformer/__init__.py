@@ -20,7 +20,7 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.6.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates
+__version__ = "0.6.1"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
@@ -29,9 +29,9 @@ OUTPUT_SIZES = (64, 128, 256)
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
 # Re-ranking draws by the checker-taught judge (judge_training.py). The 12-block prior
 # that ships scores shapes 0.53 with one draw, 0.68-0.69 with 6 and 0.70 with 8 (model
-# card). On one thread of the 2026-12-03 host 4 images take 1.4-1.6 s with 6 and 1.8 s
-# with 8 (bar 1.5 s), so 6 is the default; the Generate tab goes up to 16.
-DEFAULT_CANDIDATES = 6
+# card). Drawing on two cores (drawing_pool, started by warm_up) 4 images take 1.2 s
+# with 8 (bar 1.5 s; 1.8 s in one process), so 8 is the default; the tab goes up to 16.
+DEFAULT_CANDIDATES = 8
 
 
 class TransformerGenerator(TrainedGenerator):
@@ -55,20 +55,34 @@ class TransformerGenerator(TrainedGenerator):
         """(prior, tokenizer), float32, in eval mode."""
         return load_model(folder)
 
+    def warm_up(self, wait: bool = False) -> None:
+        """Load the weights and start the second drawing process (``drawing_pool``),
+        so that later requests draw on two cores; ``wait``: until it is ready."""
+        from plugins.transformer import drawing_pool
+
+        self.model()
+        drawing_pool.start(self.weights_dir, wait=wait)
+
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
         from core.reranking import candidate_seeds, keep_best
-        from plugins.transformer.sampling import generate_images
+        from plugins.transformer import drawing_pool
+        from plugins.transformer.sampling import draw_from_text, encode_prompts, paint_codes
 
         model = self.model()
         progress(0.05, "sampling")
         params = self.settings(request)
         n, candidates = request.n, int(params["candidates"])
-        images = generate_images(model.prior, model.tokenizer, [request.prompt] * (n * candidates),
-                                 seeds=candidate_seeds(request.seed, n, candidates),
-                                 guidance=float(params["guidance"]),
-                                 temperature=float(params["temperature"]),
-                                 top_k=int(params["top_k"]),
-                                 progress=lambda f: progress(0.05 + 0.85 * f, "decoding tokens"))
+        seeds = candidate_seeds(request.seed, n, candidates)
+        text = encode_prompts([request.prompt] * len(seeds), next(model.prior.parameters()).device)
+        settings = {"guidance": float(params["guidance"]), "temperature": float(params["temperature"]),
+                    "top_k": int(params["top_k"])}
+        report = lambda f: progress(0.05 + 0.85 * f, "decoding tokens")   # noqa: E731
+        pool = drawing_pool.ready_pool(self.weights_dir) if len(seeds) > 1 else None
+        if pool is not None:
+            codes = pool.draw(model.prior, model.tokenizer, text, seeds, settings, report)
+        else:
+            codes = draw_from_text(model.prior, model.tokenizer, text, seeds, progress=report, **settings)
+        images = paint_codes(model.tokenizer, codes)
         progress(0.9, "choosing the best candidates")
         images = keep_best(images, request.prompt, n, candidates, critic=model.judge)
         progress(1.0, "done")

@@ -58,6 +58,12 @@ def generate_images(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[st
     draws its grid one 2x2 group at a time."""
     codes = draw_codes(prior, tokenizer, prompts, seed, guidance, temperature, top_k, steps,
                        progress, choice_noise, ramp, seeds)
+    return paint_codes(tokenizer, codes)
+
+
+@torch.no_grad()
+def paint_codes(tokenizer: nn.Module, codes: torch.Tensor) -> list[Image.Image]:
+    """The decoder's pictures of code grids (n, grid, grid), 64 x 64 RGB."""
     return to_images(tokenizer.decode(codes))
 
 
@@ -68,22 +74,42 @@ def draw_codes(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[str], s
                choice_noise: float = CHOICE_NOISE, ramp: bool = True,
                seeds: Sequence[int] | None = None) -> torch.Tensor:
     """The code grids (n, grid, grid) that :func:`generate_images` decodes."""
+    device = next(prior.parameters()).device
+    return draw_from_text(prior, tokenizer, encode_prompts(prompts, device),
+                          seeds or range(seed, seed + len(prompts)), guidance, temperature, top_k,
+                          steps, progress, choice_noise, ramp)
+
+
+def encode_prompts(prompts: Sequence[str], device: torch.device | str = "cpu"
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per prompt, the MiniLM token states and mask the prior reads, and whether the
+    prompt is empty (then the prior reads its no-caption token alone). Each distinct
+    prompt is encoded once."""
     from core.text_encoder import encode
 
-    device = next(prior.parameters()).device
-    n = len(prompts)
     unique = list(dict.fromkeys(p if p.strip() else "." for p in prompts))
     encoded = encode(unique).to(device)
     rows = torch.tensor([unique.index(p if p.strip() else ".") for p in prompts], device=device)
-    text_tokens, text_mask = encoded.tokens[rows], encoded.mask[rows]
     no_caption = torch.tensor([not p.strip() for p in prompts], device=device)
+    return encoded.tokens[rows], encoded.mask[rows], no_caption
+
+
+@torch.no_grad()
+def draw_from_text(prior: nn.Module, tokenizer: nn.Module,
+                   text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], seeds: Sequence[int],
+                   guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
+                   top_k: int = 0, steps: int = 24, progress: Callable[[float], None] | None = None,
+                   choice_noise: float = CHOICE_NOISE, ramp: bool = True) -> torch.Tensor:
+    """:func:`draw_codes` from prompts already encoded (:func:`encode_prompts`), one
+    seed per row. A row's codes depend only on its own text and seed."""
+    text_tokens, text_mask, no_caption = text
     if guidance > 0:      # one batch: the prompts, then the same rows without captions
         text_tokens, text_mask = torch.cat([text_tokens] * 2), torch.cat([text_mask] * 2)
         drop = torch.cat([no_caption, torch.ones_like(no_caption)])
     else:
         drop = no_caption
     sampler = Sampler(prior, prior.context(text_tokens, text_mask, drop),
-                      [torch.Generator().manual_seed(int(s)) for s in seeds or range(seed, seed + n)],
+                      [torch.Generator().manual_seed(int(s)) for s in seeds],
                       guidance, temperature, top_k, ~tokenizer.used_codes())
     report = progress or (lambda fraction: None)
     if prior.cfg.causal:
@@ -91,7 +117,7 @@ def draw_codes(prior: nn.Module, tokenizer: nn.Module, prompts: Sequence[str], s
     else:
         codes = sampler.masked(steps, choice_noise, ramp, report)
     grid = prior.cfg.grid
-    return codes.view(n, grid, grid)
+    return codes.view(len(seeds), grid, grid)
 
 
 class Sampler:

@@ -1,0 +1,200 @@
+"""A second process that draws half of a request's candidates on a second core.
+
+Why a process: the sampler makes hundreds of small matrix products per image, and
+on a CPU they take about as long on two threads as on one (model card); two
+processes drawing different rows do use both cores. Each row's codes depend only
+on its own text and seed (``sampling.draw_from_text``), so the rows come out the
+same however they are split.
+
+The worker is ``python -m plugins.transformer.drawing_pool FOLDER``: a plain child
+process (not multiprocessing, which would run the caller's main script again in
+the child) holding its own float32 copy of the prior and tokenizer, a few MB. It
+gets MiniLM's token states from the main process, which keeps the only copy of
+the encoder, and answers over its stdin and stdout, one pickled message each way.
+It is started by ``TransformerGenerator.warm_up`` (the app does that once it is
+serving, the benchmark before it times), never by a plain ``generate``: a one-off
+command would pay the start for nothing. Until the worker is ready, or once it
+breaks, the main process draws every row itself.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+log = logging.getLogger(__name__)
+
+_pools: dict[Path, "DrawingPool"] = {}
+_pools_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    """Only on a CPU, where a second core is free for it, and unless turned off
+    with ``IMPASTO_DRAW_PROCESSES=1``."""
+    from core.device import get_device
+
+    if os.environ.get("IMPASTO_DRAW_PROCESSES", "2") == "1":
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores >= 2 and get_device().type == "cpu"
+
+
+def start(folder: Path, wait: bool = False) -> "DrawingPool | None":
+    """The pool for ``folder``'s weights, started if it was not (None where not
+    ``enabled``). ``wait``: return once the worker has loaded the model or failed to."""
+    if not enabled():
+        return None
+    folder = Path(folder).resolve()
+    with _pools_lock:
+        pool = _pools.get(folder)
+        if pool is None:
+            pool = _pools[folder] = DrawingPool(folder)
+    if wait:
+        pool.wait_ready()
+    return pool
+
+
+def ready_pool(folder: Path) -> "DrawingPool | None":
+    """The started pool for ``folder`` if its worker is ready to draw, else None."""
+    with _pools_lock:
+        pool = _pools.get(Path(folder).resolve())
+    return pool if pool is not None and pool.ready() else None
+
+
+@atexit.register
+def stop_all() -> None:
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+class DrawingPool:
+    """One worker process that loads ``folder``'s prior and tokenizer once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._process = subprocess.Popen([sys.executable, "-m", __name__, str(folder)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._lock = threading.Lock()           # one request at a time on the pipe
+        self._state = "starting"                # -> "ready" | "broken"
+        self._started = threading.Thread(target=self._await_hello, daemon=True)
+        self._started.start()
+
+    def _await_hello(self) -> None:
+        try:
+            hello = pickle.load(self._process.stdout)
+        except Exception:    # noqa: BLE001 - EOF: the worker died while loading (its stderr says why)
+            hello = None
+        if hello == "ready":
+            self._state = "ready"
+        else:
+            log.warning("the drawing worker did not start; drawing in one process")
+            self.close()
+
+    def wait_ready(self) -> bool:
+        self._started.join()
+        return self.ready()
+
+    def ready(self) -> bool:
+        return self._state == "ready"
+
+    def draw(self, prior: torch.nn.Module, tokenizer: torch.nn.Module,
+             text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], seeds: Sequence[int],
+             settings: dict[str, Any], progress: Callable[[float], None]) -> torch.Tensor:
+        """``sampling.draw_from_text`` with the rows after the first half drawn by the
+        worker while this process draws the first half on one thread."""
+        from plugins.transformer.sampling import draw_from_text
+
+        half = (len(seeds) + 1) // 2
+        with self._lock:
+            sent = self._send(([t[half:].cpu() for t in text], [int(s) for s in seeds[half:]], settings))
+            with one_thread():
+                mine = draw_from_text(prior, tokenizer, tuple(t[:half] for t in text), seeds[:half],
+                                      progress=progress, **settings)
+            other = self._receive() if sent else None
+        if other is None:     # the worker broke: its rows are drawn here
+            other = draw_from_text(prior, tokenizer, tuple(t[half:] for t in text), seeds[half:], **settings)
+        return torch.cat([mine, other.to(mine.device)])
+
+    def _send(self, message: Any) -> bool:
+        try:
+            pickle.dump(message, self._process.stdin)
+            self._process.stdin.flush()
+            return True
+        except (OSError, ValueError):
+            self._broke("could not reach the drawing worker")
+            return False
+
+    def _receive(self) -> torch.Tensor | None:
+        try:
+            answer = pickle.load(self._process.stdout)
+        except Exception:    # noqa: BLE001 - EOF or a torn message: the worker is gone
+            answer = None
+        if not isinstance(answer, torch.Tensor):
+            self._broke(f"the drawing worker failed ({answer!r})" if answer else "the drawing worker stopped")
+            return None
+        return answer
+
+    def _broke(self, why: str) -> None:
+        log.warning("%s; drawing in one process from now on", why)
+        self.close()
+
+    def close(self) -> None:
+        self._state = "broken"
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """This process's torch on one thread while the worker takes the other core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def serve(folder: Path, requests: Any, answers: Any) -> None:
+    """The worker's loop: load, say "ready", then for each (text, seeds, settings)
+    message answer the codes (or a string saying what failed) until stdin closes."""
+    from plugins.transformer import load_model
+    from plugins.transformer.sampling import draw_from_text
+
+    torch.set_num_threads(1)
+    model = load_model(folder, with_judge=False)
+    pickle.dump("ready", answers)
+    answers.flush()
+    while True:
+        try:
+            text, seeds, settings = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer: Any = draw_from_text(model.prior, model.tokenizer, tuple(text), seeds, **settings)
+        except Exception as error:   # noqa: BLE001 - reported to the main process, which draws instead
+            answer = f"{type(error).__name__}: {error}"
+        pickle.dump(answer, answers)
+        answers.flush()
+
+
+if __name__ == "__main__":
+    # stdout carries the answers: anything else printed, from Python or C, goes to stderr
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(Path(sys.argv[1]), sys.stdin.buffer, channel)
