@@ -54,6 +54,25 @@ def test_when_the_worker_dies_the_main_process_draws_its_rows(generator):
 
 
 @needs_two_cores
+def test_a_draw_stopped_half_way_leaves_the_next_one_right(generator):
+    """An abandoned job stops at its next progress report; the worker's answer to it
+    must not be taken for the next request's."""
+    model = generator.model()
+    pool = drawing_pool.start(generator.weights_dir, wait=True)
+
+    def stop(fraction):
+        if fraction > 0.5:
+            raise InterruptedError("abandoned")
+
+    with pytest.raises(InterruptedError):
+        pool.draw(model.prior, model.tokenizer, encode_prompts(["a red circle"] * 2), [5, 6], SETTINGS, stop)
+    text, seeds = encode_prompts(["three blue squares on a white background"] * 4), [11, 12, 13, 14]
+    alone = draw_from_text(model.prior, model.tokenizer, text, seeds, **SETTINGS)
+    assert torch.equal(pool.draw(model.prior, model.tokenizer, text, seeds, SETTINGS, lambda f: None), alone)
+    assert pool.ready()
+
+
+@needs_two_cores
 def test_a_worker_that_cannot_load_its_weights_is_not_used(tmp_path, generator):
     pool = drawing_pool.start(tmp_path, wait=True)          # no weights there: the worker exits
     assert pool is not None and not pool.ready()

@@ -120,10 +120,14 @@ class DrawingPool:
         half = (len(seeds) + 1) // 2
         with self._lock:
             sent = self._send(([t[half:].cpu() for t in text], [int(s) for s in seeds[half:]], settings))
-            with one_thread():
-                mine = draw_from_text(prior, tokenizer, tuple(t[:half] for t in text), seeds[:half],
-                                      progress=progress, **settings)
-            other = self._receive() if sent else None
+            try:
+                with one_thread():
+                    mine = draw_from_text(prior, tokenizer, tuple(t[:half] for t in text), seeds[:half],
+                                          progress=progress, **settings)
+            finally:
+                # Read the worker's answer even when this half stopped (an abandoned job's
+                # progress report raises): left in the pipe, the next request would read it.
+                other = self._receive() if sent else None
         if other is None:     # the worker broke: its rows are drawn here
             other = draw_from_text(prior, tokenizer, tuple(t[half:] for t in text), seeds[half:], **settings)
         return torch.cat([mine, other.to(mine.device)])
