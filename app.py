@@ -69,12 +69,14 @@ def warm_up(registry: Registry | None = None) -> threading.Thread:
     A failure is only logged here; the first job that needs the model reports it."""
     def load() -> None:
         try:
-            from core.text_encoder import get_encoder    # imports torch: kept off the start path
-            get_encoder()
             from core.pipeline import DEFAULT_BACKEND
+            from core.text_encoder import get_encoder    # imports torch: kept off the start path
+
             generator = (registry or get_registry()).generators.get(DEFAULT_BACKEND)
-            if hasattr(generator, "warm_up"):
-                generator.warm_up(wait=True)
+            warm = getattr(generator, "warm_up", lambda wait: None)
+            warm(wait=False)     # the Transformer's drawing process loads on the other core meanwhile
+            get_encoder()
+            warm(wait=True)
         except Exception:     # noqa: BLE001 - the first job reports it clearly
             logging.getLogger(__name__).warning("could not warm the models up", exc_info=True)
 

@@ -97,7 +97,7 @@ def test_the_app_warms_the_prompt_encoder_and_the_default_generator_up_in_the_ba
             "thread = app.warm_up(); thread.join(120); "
             "from core.checkpoint import weights_dir; from plugins.transformer import drawing_pool; "
             "pool = drawing_pool.ready_pool(weights_dir('transformer')); "
-            "print(*before, [e['key'].split(':')[0] for e in core.models.cache.loaded()], "
+            "print(*before, sorted(e['key'].split(':')[0] for e in core.models.cache.loaded()), "
             "(pool is not None) == drawing_pool.enabled())")
     out = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
     assert out == "0 False ['text_encoder', 'transformer'] True"     # torch too loads off the start path

@@ -60,8 +60,10 @@ class TransformerGenerator(TrainedGenerator):
         so that later requests draw on two cores; ``wait``: until it is ready."""
         from plugins.transformer import drawing_pool
 
+        pool = drawing_pool.start(self.weights_dir)      # loads in its own process meanwhile
         self.model()
-        drawing_pool.start(self.weights_dir, wait=wait)
+        if wait and pool is not None:
+            pool.wait_ready()
 
     def generate(self, request: GenerateRequest, progress: ProgressFn) -> list:
         from core.reranking import candidate_seeds, keep_best

@@ -30,7 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import torch
+if __name__ == "__main__" and hasattr(os, "nice"):
+    # The worker: it starts while the app may already be serving its first request,
+    # and importing torch takes seconds of CPU; the request goes first.
+    os.nice(10)
+
+import torch  # noqa: E402
 
 log = logging.getLogger(__name__)
 
