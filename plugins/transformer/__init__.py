@@ -29,8 +29,8 @@ OUTPUT_SIZES = (64, 128, 256)
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
 # Re-ranking draws by the checker-taught judge (judge_training.py). The 12-block prior
 # that ships scores shapes 0.53 with one draw, 0.68-0.69 with 6 and 0.70 with 8 (model
-# card). Drawing on two cores (drawing_pool, started by warm_up) 4 images take 1.2 s
-# with 8 (bar 1.5 s; 1.8 s in one process), so 8 is the default; the tab goes up to 16.
+# card). Drawing on two cores (drawing_pool, started by warm_up) 4 images take 1.2-1.3 s
+# with 8 (bar 1.5 s; 1.4-1.7 s in one process), so 8 is the default; the tab goes up to 16.
 DEFAULT_CANDIDATES = 8
 
 
