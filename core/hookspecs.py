@@ -121,7 +121,13 @@ class StylePreset:
 
 @runtime_checkable
 class Generator(Protocol):
-    """Text (and optional image) to images."""
+    """Text (and optional image) to images.
+
+    Optional, not required by the protocol: ``warm_up(wait: bool)``, to load what the
+    first request would wait for. ``python app.py`` calls it for the default backend
+    once it is serving (on a background thread, first with ``wait=False``, then again
+    with ``wait=True`` once the prompt encoder is loaded), and ``python -m core bench``
+    before it times; a failure is only logged."""
 
     name: str
     label: str

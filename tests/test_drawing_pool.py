@@ -46,7 +46,8 @@ def test_when_the_worker_dies_the_main_process_draws_its_rows(generator):
     model = generator.model()
     text, seeds = encode_prompts(["a green circle on a black background"] * 4), [1, 2, 3, 4]
     alone = draw_from_text(model.prior, model.tokenizer, text, seeds, **SETTINGS)
-    pool = drawing_pool.start(generator.weights_dir, wait=True)
+    pool = drawing_pool.start(generator.weights_dir)
+    pool.wait_ready()
     pool._process.kill()
     pool._process.wait()
     assert torch.equal(pool.draw(model.prior, model.tokenizer, text, seeds, SETTINGS, lambda f: None), alone)
@@ -58,7 +59,8 @@ def test_a_draw_stopped_half_way_leaves_the_next_one_right(generator):
     """An abandoned job stops at its next progress report; the worker's answer to it
     must not be taken for the next request's."""
     model = generator.model()
-    pool = drawing_pool.start(generator.weights_dir, wait=True)
+    pool = drawing_pool.start(generator.weights_dir)
+    pool.wait_ready()
 
     def stop(fraction):
         if fraction > 0.5:
@@ -74,13 +76,13 @@ def test_a_draw_stopped_half_way_leaves_the_next_one_right(generator):
 
 @needs_two_cores
 def test_a_worker_that_cannot_load_its_weights_is_not_used(tmp_path, generator):
-    pool = drawing_pool.start(tmp_path, wait=True)          # no weights there: the worker exits
-    assert pool is not None and not pool.ready()
+    pool = drawing_pool.start(tmp_path)          # no weights there: the worker exits
+    assert pool is not None and not pool.wait_ready()
     assert drawing_pool.ready_pool(tmp_path) is None
 
 
 def test_one_process_when_turned_off(monkeypatch, generator):
     monkeypatch.setenv("IMPASTO_DRAW_PROCESSES", "1")
-    assert drawing_pool.start(generator.weights_dir, wait=True) is None
+    assert drawing_pool.start(generator.weights_dir) is None
     generator.warm_up(wait=True)
     assert drawing_pool.ready_pool(generator.weights_dir) is None

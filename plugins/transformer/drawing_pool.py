@@ -54,9 +54,9 @@ def enabled() -> bool:
     return cores >= 2 and get_device().type == "cpu"
 
 
-def start(folder: Path, wait: bool = False) -> "DrawingPool | None":
+def start(folder: Path) -> "DrawingPool | None":
     """The pool for ``folder``'s weights, started if it was not (None where not
-    ``enabled``). ``wait``: return once the worker has loaded the model or failed to."""
+    ``enabled``); its worker loads in the background (``DrawingPool.wait_ready``)."""
     if not enabled():
         return None
     folder = Path(folder).resolve()
@@ -64,8 +64,6 @@ def start(folder: Path, wait: bool = False) -> "DrawingPool | None":
         pool = _pools.get(folder)
         if pool is None:
             pool = _pools[folder] = DrawingPool(folder)
-    if wait:
-        pool.wait_ready()
     return pool
 
 
