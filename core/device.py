@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from core.errors import UnavailableError
 
@@ -25,6 +26,20 @@ def get_device() -> "torch.device":
         if _device is None:
             _device = _choose()
         return _device
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread inside the block, restored after: where another process
+    (or job) has the other core, two threads would only fight over one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def reset_device() -> None:

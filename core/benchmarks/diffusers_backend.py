@@ -44,12 +44,12 @@ def bench_plugin_overhead() -> list[dict[str, Any]]:
     from diffusers import AutoPipelineForText2Image
 
     from core import pipeline
+    from core.device import one_thread
     from plugins.diffusers_backend.config import spec_for
     from plugins.diffusers_backend.tiny import build_tiny_pipeline
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # on a busy 2-core machine two threads fight: 10x noise
-    with tempfile.TemporaryDirectory() as tmp:
+    # One thread: on a busy 2-core machine two threads fight (10x noise).
+    with one_thread(), tempfile.TemporaryDirectory() as tmp:
         folder = build_tiny_pipeline(Path(tmp) / "tiny-sd")
         registry = _registry_for(str(folder))
         name = spec_for(str(folder)).name
@@ -60,7 +60,6 @@ def bench_plugin_overhead() -> list[dict[str, Any]]:
         bare.set_progress_bar_config(disable=True)
         direct = measure(lambda: bare(PROMPT, num_inference_steps=8, width=32, height=32,
                                       generator=torch.Generator().manual_seed(0)), runs=7)
-    torch.set_num_threads(threads)
     return [{"job": "tiny pipeline, bare diffusers call", **direct, "threads": 1},
             {"job": "tiny pipeline, through the plugin", **through_plugin, "threads": 1,
              "ratio_to_bare": round(through_plugin["median_s"] / direct["median_s"], 2)}]

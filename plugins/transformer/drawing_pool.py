@@ -26,9 +26,8 @@ import pickle
 import subprocess
 import sys
 import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 if __name__ == "__main__" and hasattr(os, "nice"):
     # The worker: it starts while the app may already be serving its first request,
@@ -119,6 +118,7 @@ class DrawingPool:
              settings: dict[str, Any], progress: Callable[[float], None]) -> torch.Tensor:
         """``sampling.draw_from_text`` with the rows after the first half drawn by the
         worker while this process draws the first half on one thread."""
+        from core.device import one_thread
         from plugins.transformer.sampling import draw_from_text
 
         half = (len(seeds) + 1) // 2
@@ -164,17 +164,6 @@ class DrawingPool:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """This process's torch on one thread while the worker takes the other core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def serve(folder: Path, requests: Any, answers: Any) -> None:
