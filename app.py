@@ -63,7 +63,7 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
 
 def warm_up(registry: Registry | None = None) -> threading.Thread:
     """Load the prompt encoder and warm the default generator up (the Transformer loads
-    its weights and starts the second process it draws with) on a background thread,
+    its weights and starts the processes it draws with) on a background thread,
     and return the thread. A cold encoder load takes about 4 s on a CPU, most of it
     transformers importing its modelling code, so the first Generate would wait for it.
     A failure is only logged here; the first job that needs the model reports it."""

@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HELLO_SRC = ROOT / "tests" / "plugins" / "impasto-hello"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Compiling the Transformer's drawing takes a minute or more per process (it is what
+# the app and the benchmark do once warm); tests draw eagerly unless they say otherwise
+# (tests/test_compiled_steps.py compiles it once and compares).
+os.environ.setdefault("IMPASTO_COMPILE", "0")
 sys.path.insert(0, str(ROOT))
 
 

@@ -1,6 +1,6 @@
-"""The Transformer's second drawing process (``plugins.transformer.drawing_pool``) with
-the shipped weights: it draws exactly what one process draws, and when it cannot
-start or dies, the main process draws every row and the request still succeeds."""
+"""The Transformer's drawing processes (``plugins.transformer.drawing_pool``) with
+the shipped weights: they draw exactly what one process draws, and when one cannot
+start or dies, the main process draws its rows and the request still succeeds."""
 from __future__ import annotations
 
 import pytest
@@ -42,22 +42,22 @@ def test_two_processes_draw_what_one_draws(generator):
 
 
 @needs_two_cores
-def test_when_the_worker_dies_the_main_process_draws_its_rows(generator):
+def test_when_a_worker_dies_the_main_process_draws_its_rows(generator):
     model = generator.model()
     text, seeds = encode_prompts(["a green circle on a black background"] * 4), [1, 2, 3, 4]
     alone = draw_from_text(model.prior, model.tokenizer, text, seeds, **SETTINGS)
     pool = drawing_pool.start(generator.weights_dir)
     pool.wait_ready()
-    pool._process.kill()
-    pool._process.wait()
+    pool.workers[1]._process.kill()
+    pool.workers[1]._process.wait()
     assert torch.equal(pool.draw(model.prior, model.tokenizer, text, seeds, SETTINGS, lambda f: None), alone)
     assert not pool.ready() and drawing_pool.ready_pool(generator.weights_dir) is None
 
 
 @needs_two_cores
 def test_a_draw_stopped_half_way_leaves_the_next_one_right(generator):
-    """An abandoned job stops at its next progress report; the worker's answer to it
-    must not be taken for the next request's."""
+    """An abandoned job stops at its next progress report (here, once the workers have
+    answered); no answer to it may be taken for the next request's."""
     model = generator.model()
     pool = drawing_pool.start(generator.weights_dir)
     pool.wait_ready()
@@ -76,7 +76,7 @@ def test_a_draw_stopped_half_way_leaves_the_next_one_right(generator):
 
 @needs_two_cores
 def test_a_worker_that_cannot_load_its_weights_is_not_used(tmp_path, generator):
-    pool = drawing_pool.start(tmp_path)          # no weights there: the worker exits
+    pool = drawing_pool.start(tmp_path)          # no weights there: the workers exit
     assert pool is not None and not pool.wait_ready()
     assert drawing_pool.ready_pool(tmp_path) is None
 

@@ -20,7 +20,7 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.6.1"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates
+__version__ = "0.6.2"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates; 0.6.2: drawn by two compiled worker processes
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
@@ -29,8 +29,8 @@ OUTPUT_SIZES = (64, 128, 256)
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
 # Re-ranking draws by the checker-taught judge (judge_training.py). The 12-block prior
 # that ships scores shapes 0.53 with one draw, 0.68-0.69 with 6 and 0.70 with 8 (model
-# card). Drawing on two cores (drawing_pool, started by warm_up) 4 images take 1.2-1.3 s
-# with 8 (bar 1.5 s; 1.4-1.7 s in one process), so 8 is the default; the tab goes up to 16.
+# card). Drawn by two compiled worker processes (drawing_pool, started by warm_up) 4 images
+# take 0.84-0.88 s with 8 (bar 1.5 s; 1.13-1.20 s eager), so 8 is the default; the tab goes up to 16.
 DEFAULT_CANDIDATES = 8
 
 
@@ -56,11 +56,13 @@ class TransformerGenerator(TrainedGenerator):
         return load_model(folder)
 
     def warm_up(self, wait: bool = False) -> None:
-        """Load the weights and start the second drawing process (``drawing_pool``),
-        so that later requests draw on two cores; ``wait``: until it is ready."""
+        """Load the weights and start the drawing processes (``drawing_pool``), so that
+        later requests draw on every core with a compiled pass; ``wait``: until they
+        are ready (they compile first: about 25-50 s, 3-4 minutes the first time on a
+        machine)."""
         from plugins.transformer import drawing_pool
 
-        pool = drawing_pool.start(self.weights_dir)      # loads in its own process meanwhile
+        pool = drawing_pool.start(self.weights_dir)      # loads in their own processes meanwhile
         self.model()
         if wait and pool is not None:
             pool.wait_ready()

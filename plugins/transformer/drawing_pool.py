@@ -1,21 +1,27 @@
-"""A second process that draws half of a request's candidates on a second core.
+"""Worker processes, one per core, that draw a request's candidates between them.
 
-Why a process: the sampler makes hundreds of small matrix products per image, and
+Why processes: the sampler makes hundreds of small matrix products per image, and
 on a CPU a second thread speeds them up little (not at all on one host, 1.25x on
 another; model card); two processes drawing different rows use both cores better
 (1.35x against one thread, 1.1x against two, on the same host). Each row's codes depend only
 on its own text and seed (``sampling.draw_from_text``), so the rows come out the
 same however they are split.
 
-The worker is ``python -m plugins.transformer.drawing_pool FOLDER``: a plain child
+Each worker compiles its drawing (``compiled_steps``: 4 images in 0.84-0.88 s against
+1.13-1.20 s eager, model card) before it says it is ready. That is why the main process draws nothing once they are: compiling
+in the main process would hold the interpreter lock for a minute or more while the app
+serves (requests took 17-33 s meanwhile, model card), and a process of its own does
+not.
+
+A worker is ``python -m plugins.transformer.drawing_pool FOLDER``: a plain child
 process (not multiprocessing, which would run the caller's main script again in
 the child) holding its own float32 copy of the prior and tokenizer, a few MB. It
 gets MiniLM's token states from the main process, which keeps the only copy of
 the encoder, and answers over its stdin and stdout, one pickled message each way.
-It is started by ``TransformerGenerator.warm_up`` (the app does that once it is
-serving, the benchmark before it times), never by a plain ``generate``: a one-off
-command would pay the start for nothing. Until the worker is ready, or once it
-breaks, the main process draws every row itself.
+The workers are started by ``TransformerGenerator.warm_up`` (the app does that once
+it is serving, the benchmark before it times), never by a plain ``generate``: a
+one-off command would pay the start for nothing. Until every worker is ready, or
+once one breaks, the main process draws every row itself.
 """
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ _pools_lock = threading.Lock()
 
 
 def enabled() -> bool:
-    """Only on a CPU, where a second core is free for it, and unless turned off
+    """Only on a CPU with two cores or more, and unless turned off
     with ``IMPASTO_DRAW_PROCESSES=1``."""
     from core.device import get_device
 
@@ -55,7 +61,7 @@ def enabled() -> bool:
 
 def start(folder: Path) -> "DrawingPool | None":
     """The pool for ``folder``'s weights, started if it was not (None where not
-    ``enabled``); its worker loads in the background (``DrawingPool.wait_ready``)."""
+    ``enabled``); its workers load in the background (``DrawingPool.wait_ready``)."""
     if not enabled():
         return None
     folder = Path(folder).resolve()
@@ -67,7 +73,7 @@ def start(folder: Path) -> "DrawingPool | None":
 
 
 def ready_pool(folder: Path) -> "DrawingPool | None":
-    """The started pool for ``folder`` if its worker is ready to draw, else None."""
+    """The started pool for ``folder`` if its workers are ready to draw, else None."""
     with _pools_lock:
         pool = _pools.get(Path(folder).resolve())
     return pool if pool is not None and pool.ready() else None
@@ -82,15 +88,55 @@ def stop_all() -> None:
         pool.close()
 
 
+WORKERS = 2     # one per core of the machine it was measured on
+
+
 class DrawingPool:
-    """One worker process that loads ``folder``'s prior and tokenizer once."""
+    """``WORKERS`` worker processes that load ``folder``'s prior and tokenizer once."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.workers = [Worker(folder) for _ in range(WORKERS)]
+        self._lock = threading.Lock()           # one request at a time on the pipes
+
+    def wait_ready(self) -> bool:
+        return all([worker.wait_ready() for worker in self.workers])
+
+    def ready(self) -> bool:
+        return all(worker.ready() for worker in self.workers)
+
+    def draw(self, prior: torch.nn.Module, tokenizer: torch.nn.Module,
+             text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], seeds: Sequence[int],
+             settings: dict[str, Any], progress: Callable[[float], None]) -> torch.Tensor:
+        """``sampling.draw_from_text`` with the rows split between the workers; the
+        rows of a worker that breaks are drawn here."""
+        from plugins.transformer.sampling import draw_from_text
+
+        bounds = [len(seeds) * i // len(self.workers) for i in range(len(self.workers) + 1)]
+        parts = list(zip(bounds, bounds[1:]))
+        with self._lock:
+            sent = [worker.send(([t[a:b].cpu() for t in text], [int(s) for s in seeds[a:b]], settings))
+                    for worker, (a, b) in zip(self.workers, parts)]
+            # Every answer is read before anything can raise here: one left in a pipe
+            # would be taken for the next request's.
+            answers = [worker.receive() if was_sent else None for worker, was_sent in zip(self.workers, sent)]
+        progress(1.0)
+        return torch.cat([answer if answer is not None else
+                          draw_from_text(prior, tokenizer, tuple(t[a:b] for t in text), seeds[a:b], **settings)
+                          for answer, (a, b) in zip(answers, parts)])
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
+class Worker:
+    """One worker process and the state of its pipe."""
+
+    def __init__(self, folder: Path) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._process = subprocess.Popen([sys.executable, "-m", __name__, str(folder)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        self._lock = threading.Lock()           # one request at a time on the pipe
         self._state = "starting"                # -> "ready" | "broken"
         self._started = threading.Thread(target=self._await_hello, daemon=True)
         self._started.start()
@@ -103,7 +149,7 @@ class DrawingPool:
         if hello == "ready":
             self._state = "ready"
         else:
-            log.warning("the drawing worker did not start; drawing in one process")
+            log.warning("a drawing worker did not start; drawing in one process")
             self.close()
 
     def wait_ready(self) -> bool:
@@ -113,45 +159,22 @@ class DrawingPool:
     def ready(self) -> bool:
         return self._state == "ready"
 
-    def draw(self, prior: torch.nn.Module, tokenizer: torch.nn.Module,
-             text: tuple[torch.Tensor, torch.Tensor, torch.Tensor], seeds: Sequence[int],
-             settings: dict[str, Any], progress: Callable[[float], None]) -> torch.Tensor:
-        """``sampling.draw_from_text`` with the rows after the first half drawn by the
-        worker while this process draws the first half on one thread."""
-        from core.device import one_thread
-        from plugins.transformer.sampling import draw_from_text
-
-        half = (len(seeds) + 1) // 2
-        with self._lock:
-            sent = self._send(([t[half:].cpu() for t in text], [int(s) for s in seeds[half:]], settings))
-            try:
-                with one_thread():
-                    mine = draw_from_text(prior, tokenizer, tuple(t[:half] for t in text), seeds[:half],
-                                          progress=progress, **settings)
-            finally:
-                # Read the worker's answer even when this half stopped (an abandoned job's
-                # progress report raises): left in the pipe, the next request would read it.
-                other = self._receive() if sent else None
-        if other is None:     # the worker broke: its rows are drawn here
-            other = draw_from_text(prior, tokenizer, tuple(t[half:] for t in text), seeds[half:], **settings)
-        return torch.cat([mine, other.to(mine.device)])
-
-    def _send(self, message: Any) -> bool:
+    def send(self, message: Any) -> bool:
         try:
             pickle.dump(message, self._process.stdin)
             self._process.stdin.flush()
             return True
         except (OSError, ValueError):
-            self._broke("could not reach the drawing worker")
+            self._broke("could not reach a drawing worker")
             return False
 
-    def _receive(self) -> torch.Tensor | None:
+    def receive(self) -> torch.Tensor | None:
         try:
             answer = pickle.load(self._process.stdout)
         except Exception:    # noqa: BLE001 - EOF or a torn message: the worker is gone
             answer = None
         if not isinstance(answer, torch.Tensor):
-            self._broke(f"the drawing worker failed ({answer!r})" if answer else "the drawing worker stopped")
+            self._broke(f"a drawing worker failed ({answer!r})" if answer else "a drawing worker stopped")
             return None
         return answer
 
@@ -167,13 +190,14 @@ class DrawingPool:
 
 
 def serve(folder: Path, requests: Any, answers: Any) -> None:
-    """The worker's loop: load, say "ready", then for each (text, seeds, settings)
+    """The worker's loop: load, compile, say "ready", then for each (text, seeds, settings)
     message answer the codes (or a string saying what failed) until stdin closes."""
-    from plugins.transformer import load_model
+    from plugins.transformer import compiled_steps, load_model
     from plugins.transformer.sampling import draw_from_text
 
     torch.set_num_threads(1)
     model = load_model(folder, with_judge=False)
+    compiled_steps.prepare(model.prior)     # until it is ready, the main process draws every row
     pickle.dump("ready", answers)
     answers.flush()
     while True:

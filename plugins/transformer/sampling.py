@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 
 from core.trained import to_images
-from plugins.transformer import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE
+from plugins.transformer import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, compiled_steps
 
 CHOICE_NOISE = 4.5    # Gumbel noise on the confidences at the first step, annealed to 0 (MaskGIT)
 
@@ -191,7 +191,8 @@ class Sampler:
         n = len(self.generators)
         groups = torch.full((n, positions, slots), prior.cfg.codebook_size, dtype=torch.long,
                             device=self.device)
-        caches = prior.new_cache(self.context)
+        steps = compiled_steps.steps_for(prior)      # the prior itself unless compiled
+        caches = steps.new_cache(self.context)
         # Only the codes the tokenizer still paints are scored: a code merged into
         # another is never drawn, so its logit need not be computed.
         drawable = (~self.unused).nonzero()[:, 0].to(self.device)
@@ -202,7 +203,7 @@ class Sampler:
         noise = None if self.temperature <= 0 else torch.stack(
             [_gumbel((positions * slots, prior.cfg.codebook_size), g) for g in self.generators])[..., drawable.cpu()]
         for p in range(positions):
-            hidden = prior.hidden_at(self._doubled(groups), p, caches)
+            hidden = steps.hidden_at(self._doubled(groups), p, caches)
             for slot in range(slots):
                 logits = prior.slot_logits(hidden, self._doubled(groups[:, p:p + 1]), slot, drawable)[:, 0]
                 token_noise = None if noise is None else noise[:, p * slots + slot]
