@@ -321,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids (default 500)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="DataLoader worker processes that render the corpus (default: 2 with a GPU, else 0)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="extra",
                    help="a backend-specific setting (repeatable), e.g. --set stage=tokenizer; "
                         "values are read as JSON when they parse, else as text")

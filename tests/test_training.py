@@ -180,7 +180,7 @@ def test_cli_trains_on_a_user_folder_and_reports_what_it_skipped(tmp_path):
     data = make_user_folder(tmp_path / "data")
     out = tmp_path / "run"
     done = run_cli("train", "--backend", "vae", "--data", str(data), "--steps", "2", "--out", str(out),
-                   "--batch-size", "2", "--resolution", "32", "--json",
+                   "--batch-size", "2", "--resolution", "32", "--workers", "1", "--json",
                    env={"OMP_NUM_THREADS": "1", "IMPASTO_PLUGINS": "vae"})
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
@@ -188,6 +188,7 @@ def test_cli_trains_on_a_user_folder_and_reports_what_it_skipped(tmp_path):
     assert result["skipped_count"] == 2
     assert {s["file"] for s in result["skipped"]} == {"broken.png", "nocaption.png"}
     assert (out / "vae.safetensors").is_file() and (out / "config.json").is_file()
+    assert json.loads((out / "config.json").read_text())["train"]["workers"] == 1   # a worker rendered
 
     with pytest.raises(UserError, match="not a folder"):
         train(tiny_config(tmp_path / "x", 2, data=str(tmp_path / "nothing")), VAEGenerator(), echo=False)
