@@ -20,7 +20,7 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.6.2"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates; 0.6.2: drawn by two compiled worker processes
+__version__ = "0.7.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates; 0.6.2: drawn by two compiled worker processes; 0.7: 14 blocks, trained on a GPU
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
