@@ -20,18 +20,19 @@ from core.params import Param
 from core.reranking import candidates_param
 from core.trained import TrainedGenerator, enlarge
 
-__version__ = "0.7.0"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates; 0.6.2: drawn by two compiled worker processes; 0.7: 14 blocks, trained on a GPU
+__version__ = "0.7.1"     # 0.2: autoregressive prior; 0.3: re-ranked by the critic; 0.4: by its own checker-taught judge, 8 candidates; 0.5: a prior of 8 blocks; 0.5.1: its judge tuned on its drawings; 0.6: 12 blocks, 6 candidates; 0.6.1: drawn on two cores, 8 candidates; 0.6.2: drawn by two compiled worker processes; 0.7: 14 blocks, trained on a GPU; 0.7.1: 12 candidates
 NAME = "transformer"
 OUTPUT_SIZES = (64, 128, 256)
 # The shipped prior's best on the shapes set (model card: guidance 3 at temperature
 # 1 scores 0.33 there, 1.5 at 0.8 scores 0.42, 1 at 0.8 scores 0.45); also the
 # sampler's defaults.
 DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
-# Re-ranking draws by the checker-taught judge (judge_training.py). The 12-block prior
-# that ships scores shapes 0.53 with one draw, 0.68-0.69 with 6 and 0.70 with 8 (model
+# Re-ranking draws by the checker-taught judge (judge_training.py). The 14-block prior
+# that ships scores shapes 0.55 with one draw, 0.72-0.73 with 8 and 0.74 with 12 (model
 # card). Drawn by two compiled worker processes (drawing_pool, started by warm_up) 4 images
-# take 0.84-0.88 s with 8 (bar 1.5 s; 1.13-1.20 s eager), so 8 is the default; the tab goes up to 16.
-DEFAULT_CANDIDATES = 8
+# take 0.71-0.72 s with 12 against 0.56-0.57 s with 8 (bar 1.5 s), so 12 is the default;
+# the tab goes up to 16.
+DEFAULT_CANDIDATES = 12
 
 
 class TransformerGenerator(TrainedGenerator):
