@@ -441,6 +441,47 @@ def test_the_judge_command_adds_a_judge_and_leaves_the_transformer_as_it_was(tmp
     assert len(images) == 2 and images[0].size == (64, 64)
 
 
+def test_the_judges_hard_pairs_are_pictures_of_opposite_claims():
+    """Each pair the judge learns from (``hard_pairs``): two corpus pictures whose claims
+    differ only in the relation or in which object has which colour, so the checker
+    passes each picture on its own claim and fails it on its partner's."""
+    from core.checker import check
+    from core.corpus.dataset import render_claim
+    from core.corpus.shapes import sample_shapes_claim
+    from plugins.transformer.judge_training import swapped
+
+    rng = np.random.default_rng(5)
+    seen = {"relation": 0, "colours": 0}
+    while min(seen.values()) < 6:
+        claim = sample_shapes_claim(rng)
+        if claim.caption_kind not in ("two", "relation"):
+            continue
+        other = swapped(claim, rng, relation_only=bool(claim.relation) and rng.random() < 0.3)
+        if other is None:       # one colour, or one kind beside each other: a swap changes nothing
+            first, second = claim.objects
+            assert first.color == second.color or (not claim.relation and first.kind == second.kind)
+            continue
+        assert other != claim and other.caption_kind == claim.caption_kind and other.background == claim.background
+        seen["relation" if other.relation != claim.relation else "colours"] += 1
+        picture = render_claim(claim, seed=int(rng.integers(1000)))
+        assert all(check(picture, claim).values())
+        assert not all(check(picture, other).values())
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
+def test_the_judge_command_teaches_relations_first_when_asked(tmp_path):
+    """``--relation-steps``, ``--pairs`` and ``--coordinates`` at toy size: the written
+    judge has fixed coordinates and its record says how it did on relation pairs."""
+    from plugins.transformer.judge_training import main
+
+    out = tmp_path / "judged"
+    assert main(["--out", str(out), "--held-out", "2", "--candidates", "2", "--epochs", "1", "--seed", "9",
+                 "--prompts", "6", "--pairs", "2", "--relation-steps", "2", "--coordinates"]) == 0
+    config = read_checkpoint(out).model_config["judge"]
+    assert config["coordinates"] == 1
+    assert 0.0 <= config["relations"][0]["relation_choices"] <= 1.0 and config["relations"][0]["relation_step"] == 2
+
+
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
 def test_the_shipped_judge_picks_drawings_the_checker_passes():
     """On corpus shapes captions it never trained on (three other seeds, 64 captions each),
