@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from core.corpus.counterfactual import OPPOSITE
+from core.corpus.counterfactual import relation_swapped
 from core.critic import Critic, CriticConfig
 from core.errors import UserError
 
@@ -50,7 +50,7 @@ def negative_claim(claim: Any, rng: np.random.Generator, flip_relation: float = 
         # Relation claims are a few per batch and one edit in four of theirs flips the
         # relation: too rare to learn from (the first critic stayed at chance there).
         if claim.relation and flip_relation and rng.random() < flip_relation:
-            return replace(claim, relation=OPPOSITE[claim.relation])
+            return relation_swapped(claim)
         if claim.caption_kind in ("two", "relation") and rng.random() < DROP_SECOND:
             return replace(claim, caption_kind="single", objects=claim.objects[:1], relation=None)
     return counterfactual(claim, rng)
@@ -120,7 +120,7 @@ class CriticTrainer:
         for _ in range(self.relation_pairs):      # extra relation claims, each against its swap
             claim = relation_claim(rng)
             draw(claim, originals, own)
-            draw(replace(claim, relation=OPPOSITE[str(claim.relation)]), pictures, captions)
+            draw(relation_swapped(claim), pictures, captions)
         images = torch.stack(originals + pictures).to(batch["image"].device)
         return images, own + captions
 

@@ -46,12 +46,26 @@ def _shapes_edits(claim: ShapesClaim, rng: np.random.Generator) -> list[Edit]:
     edits = [lambda: replace(claim, objects=(reshaped, second)),
              lambda: replace(claim, objects=(recoloured, second))]
     if kind == "relation":
-        edits.append(lambda: replace(claim, relation=OPPOSITE[str(claim.relation)]))
-    if first.color != second.color and (kind == "relation" or first.kind != second.kind):
-        # a red and a blue square swapped are the same two squares, unless placed
-        swapped = (ObjectClaim(second.color, first.kind), ObjectClaim(first.color, second.kind))
-        edits.append(lambda: replace(claim, objects=swapped))
+        edits.append(lambda: relation_swapped(claim))
+    swapped = colours_swapped(claim)
+    if swapped is not None:
+        edits.append(lambda: swapped)
     return edits
+
+
+def relation_swapped(claim: ShapesClaim) -> ShapesClaim:
+    """A relation claim with its relation the other way round."""
+    return replace(claim, relation=OPPOSITE[str(claim.relation)])
+
+
+def colours_swapped(claim: ShapesClaim) -> ShapesClaim | None:
+    """A claim of two objects with their colours exchanged, or None where that states
+    the same thing: one colour for both, or two objects of one kind side by side (a red
+    and a blue square swapped are the same two squares, unless placed)."""
+    first, second = claim.objects
+    if first.color == second.color or (claim.caption_kind != "relation" and first.kind == second.kind):
+        return None
+    return replace(claim, objects=(ObjectClaim(second.color, first.kind), ObjectClaim(first.color, second.kind)))
 
 
 def _landscape_edits(claim: LandscapeClaim, rng: np.random.Generator) -> list[Edit]:

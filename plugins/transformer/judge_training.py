@@ -106,19 +106,14 @@ def swapped(claim: Any, rng: Any, relation_only: bool = False) -> Any:
     """``claim`` (two objects, beside or in a relation) with the relation or the two
     colours swapped, or None where that changes nothing (two objects of one colour).
     ``relation_only``: only relations are swapped (None for two objects beside)."""
-    from dataclasses import replace
+    from core.corpus.counterfactual import colours_swapped, relation_swapped
 
-    from core.corpus.attributes import ObjectClaim
-    from core.corpus.counterfactual import OPPOSITE
-
-    first, second = claim.objects
     if relation_only:
-        return replace(claim, relation=OPPOSITE[claim.relation]) if claim.relation else None
-    if claim.relation and (first.color == second.color or rng.random() < 0.5):
-        return replace(claim, relation=OPPOSITE[claim.relation])
-    if first.color == second.color or (not claim.relation and first.kind == second.kind):
-        return None
-    return replace(claim, objects=(ObjectClaim(second.color, first.kind), ObjectClaim(first.color, second.kind)))
+        return relation_swapped(claim) if claim.relation else None
+    colours = colours_swapped(claim)
+    if claim.relation and (colours is None or rng.random() < 0.5):
+        return relation_swapped(claim)
+    return colours
 
 
 def hard_pairs(count: int, rng: Any, relation_only: bool = False) -> tuple[torch.Tensor, list[str]]:
