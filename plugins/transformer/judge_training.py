@@ -229,11 +229,13 @@ def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: t
     informative = (scores.max(1).values > scores.min(1).values).nonzero()[:, 0]
     optimizer = torch.optim.AdamW(judge.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * ((len(informative) + batch - 1) // batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
     order = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng([seed, 5151])
     log = [{"epoch": 0, **agreement(judge, held_out["pixels"], held_out["captions"], held_out["scores"])}]
     print(json.dumps(log[-1]), file=sys.stderr, flush=True)
+    if not steps:           # --epochs 0: only the pair steps before
+        return log
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
     started = time.time()
     for epoch in range(epochs):
         judge.train()
