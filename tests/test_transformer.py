@@ -511,3 +511,34 @@ def test_the_shipped_judge_picks_drawings_the_checker_passes():
     # the checker's own pick 0.857 / 0.930 / 0.914
     assert mean(judge) - mean(first) >= 0.3 * (mean(best) - mean(first)), (first, judge, best)
     assert mean(judge) > mean(critic), (judge, critic)
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
+def test_the_headroom_pool_holds_what_the_generator_draws_and_picks():
+    """``plugins.transformer.headroom`` on three eval prompts: candidate 0 of each image is
+    the generator's picture with one candidate, the shipped judge's pick is its picture
+    with three (checked alike by the checker), and the checker's own pick scores at least
+    as well as either."""
+    from core.checker import check
+    from core.evaluate import eval_prompts
+    from core.reranking import best_rows
+    from plugins.transformer import load_model
+    from plugins.transformer.headroom import SHIPPED as JUDGE, add_scores, choosers, draw_pool, figures
+
+    shapes = eval_prompts("shapes")
+    prompts = [next(p for p in shapes if p.claim.caption_kind == kind) for kind in ("single", "two", "relation")]
+    n, candidates, seed = 2, 3, 5
+    model = load_model(ASSETS_DIR / "transformer")
+    pool = draw_pool(model, prompts, n, seed, candidates)
+    add_scores(pool, JUDGE, model)
+    ways = choosers([JUDGE], [f"{JUDGE}+{JUDGE}:0.5"], n, candidates)
+    generator = TransformerGenerator(weights=ASSETS_DIR / "transformer")
+    for item, record in zip(prompts, pool):
+        assert len(record["results"]) == n * candidates and record["codes"].shape[0] == n * candidates
+        for k, label in ((1, "first draw"), (candidates, JUDGE)):
+            images = generator.generate(GenerateRequest(item.prompt, n=n, seed=seed, params={"candidates": k}),
+                                        no_progress)
+            picked = [record["results"][int(i)] for i in best_rows(ways[label](record), n, candidates)]
+            assert [check(image, item.claim) for image in images] == picked, (item.prompt, label)
+    overall = {label: figures(pool, "shapes", n, candidates, way)["overall"] for label, way in ways.items()}
+    assert overall["oracle"] >= max(overall.values()) and overall[f"{JUDGE}+{JUDGE}:0.5"] == overall[JUDGE]
