@@ -4,7 +4,8 @@
         [--judge NAME=FOLDER ...] [--mix judge+NAME:0.5 ...]
 
 For every prompt of an eval family, draws every candidate of each of ``--n`` images as
-the generator does (the same seeds, default sampling, pictures enlarged to 256 before
+the generator does (the same seeds, its sampling unless ``--guidance`` or ``--temperature``
+say otherwise, pictures enlarged to 256 before
 the checker reads them, as in ``python -m core eval``), and keeps the checker's result
 of each. Then prints the eval's figures for the pick of:
 - the first draw (no choosing);
@@ -32,21 +33,23 @@ LIKELIHOOD = "likelihood"
 
 
 @torch.no_grad()
-def draw_pool(model: Any, prompts: Sequence[Any], n: int, seed: int, candidates: int) -> list[dict[str, Any]]:
+def draw_pool(model: Any, prompts: Sequence[Any], n: int, seed: int, candidates: int,
+              sampling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per eval prompt (``core.evaluate.EvalPrompt``): every candidate's codes and the
     checker's result of its picture, candidate-major as ``core.reranking.candidate_seeds``
-    orders them."""
+    orders them. ``sampling``: guidance, temperature, top_k (default: the generator's)."""
     from core.checker import check
     from core.reranking import candidate_seeds
     from core.trained import enlarge
     from plugins.transformer import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE
     from plugins.transformer.sampling import draw_from_text, encode_prompts, paint_codes
 
+    sampling = {"guidance": DEFAULT_GUIDANCE, "temperature": DEFAULT_TEMPERATURE, "top_k": 0, **(sampling or {})}
     pool, started = [], time.time()
     for item in prompts:
         seeds = candidate_seeds(seed, n, candidates)
         codes = draw_from_text(model.prior, model.tokenizer, encode_prompts([item.prompt] * len(seeds)), seeds,
-                               guidance=DEFAULT_GUIDANCE, temperature=DEFAULT_TEMPERATURE, top_k=0)
+                               **sampling)
         pictures = enlarge(paint_codes(model.tokenizer, codes), 256, "lanczos")
         pool.append({"prompt": item.prompt, "codes": codes.to(torch.int16), "scores": {},
                      "results": [check(picture, item.claim) for picture in pictures]})
@@ -142,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES)
     parser.add_argument("--transformer", type=Path, default=Path("assets/transformer"),
                         help="the weights that draw, and whose judge is 'judge'")
+    parser.add_argument("--guidance", type=float, help="sampling (default: the generator's)")
+    parser.add_argument("--temperature", type=float, help="sampling (default: the generator's)")
     parser.add_argument("--pool", type=Path, help="file to keep the drawings in (read back if it exists)")
     parser.add_argument("--judge", action="append", default=[], metavar="NAME=FOLDER",
                         help="a transformer folder whose judge to score the candidates with")
@@ -155,12 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"'{SHIPPED}' names the judge of --transformer")
 
     model = load_model(args.transformer)
+    sampling = {k: v for k, v in (("guidance", args.guidance), ("temperature", args.temperature)) if v is not None}
     setting = {"family": args.family, "seed": args.seed, "n": args.n, "candidates": args.candidates,
-               "transformer": str(args.transformer)}
+               "transformer": str(args.transformer), **sampling}
     stored = torch.load(args.pool, weights_only=False) if args.pool and args.pool.is_file() else None
     if stored is not None and stored["setting"] != setting:
         parser.error(f"{args.pool} holds draws for {stored['setting']}, not {setting}")
-    pool = stored["pool"] if stored else draw_pool(model, eval_prompts(args.family), args.n, args.seed, args.candidates)
+    pool = stored["pool"] if stored else draw_pool(model, eval_prompts(args.family), args.n, args.seed,
+                                                             args.candidates, sampling)
     if stored is None:
         add_scores(pool, SHIPPED, model)
     if args.likelihood:
