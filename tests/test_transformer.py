@@ -471,15 +471,20 @@ def test_the_judges_hard_pairs_are_pictures_of_opposite_claims():
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
 def test_the_judge_command_teaches_relations_first_when_asked(tmp_path):
     """``--relation-steps``, ``--pairs`` and ``--coordinates`` at toy size: the written
-    judge has fixed coordinates and its record says how it did on relation pairs."""
+    judge has fixed coordinates and its record says how it did on relation pairs; with
+    ``--epochs 0`` the relation steps are all it learns (its held-out record is the one
+    taken before the listwise tuning would start)."""
     from plugins.transformer.judge_training import main
 
-    out = tmp_path / "judged"
-    assert main(["--out", str(out), "--held-out", "2", "--candidates", "2", "--epochs", "1", "--seed", "9",
-                 "--prompts", "6", "--pairs", "2", "--relation-steps", "2", "--coordinates"]) == 0
-    config = read_checkpoint(out).model_config["judge"]
-    assert config["coordinates"] == 1
-    assert 0.0 <= config["relations"][0]["relation_choices"] <= 1.0 and config["relations"][0]["relation_step"] == 2
+    toy = ["--held-out", "2", "--candidates", "2", "--seed", "9", "--prompts", "6", "--relation-steps", "2",
+           "--coordinates"]
+    for epochs in ("1", "0"):
+        out = tmp_path / f"judged{epochs}"
+        assert main(toy + ["--out", str(out), "--epochs", epochs, "--pairs", "2"]) == 0
+        config = read_checkpoint(out).model_config["judge"]
+        assert config["coordinates"] == 1
+        assert 0.0 <= config["relations"][0]["relation_choices"] <= 1.0 and config["relations"][0]["relation_step"] == 2
+        assert (config["held_out"] == config["before"]) == (epochs == "0")
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
