@@ -33,6 +33,15 @@ DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE = 1.0, 0.8
 # take 0.71-0.72 s with 12 against 0.56-0.57 s with 8 (bar 1.5 s), so 12 is the default;
 # the tab goes up to 16.
 DEFAULT_CANDIDATES = 12
+# Flat colours with hard edges: LANCZOS keeps edges crisp without the
+# staircase of NEAREST at non-integer display scales.
+OUTPUT_RESAMPLE = "lanczos"
+
+
+def sampling_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """The sampler's keyword arguments from a request's checked params."""
+    return {"guidance": float(params["guidance"]), "temperature": float(params["temperature"]),
+            "top_k": int(params["top_k"])}
 
 
 class TransformerGenerator(TrainedGenerator):
@@ -79,8 +88,7 @@ class TransformerGenerator(TrainedGenerator):
         n, candidates = request.n, int(params["candidates"])
         seeds = candidate_seeds(request.seed, n, candidates)
         text = encode_prompts([request.prompt] * len(seeds), next(model.prior.parameters()).device)
-        settings = {"guidance": float(params["guidance"]), "temperature": float(params["temperature"]),
-                    "top_k": int(params["top_k"])}
+        settings = sampling_settings(params)
         report = lambda f: progress(0.05 + 0.85 * f, "decoding tokens")   # noqa: E731
         pool = drawing_pool.ready_pool(self.weights_dir) if len(seeds) > 1 else None
         if pool is not None:
@@ -91,9 +99,7 @@ class TransformerGenerator(TrainedGenerator):
         progress(0.9, "choosing the best candidates")
         images = keep_best(images, request.prompt, n, candidates, critic=model.judge)
         progress(1.0, "done")
-        # Flat colours with hard edges: LANCZOS keeps edges crisp without the
-        # staircase of NEAREST at non-integer display scales.
-        return enlarge(images, int(params["size"]), "lanczos")
+        return enlarge(images, int(params["size"]), OUTPUT_RESAMPLE)
 
     def make_trainer(self, config: Any, model_config: dict | None) -> Any:
         from plugins.transformer.trainer import TransformerTrainer

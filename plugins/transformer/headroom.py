@@ -5,8 +5,8 @@
 
 For every prompt of an eval family, draws every candidate of each of ``--n`` images as
 the generator does (the same seeds, its sampling unless ``--guidance`` or ``--temperature``
-say otherwise, pictures enlarged to 256 before
-the checker reads them, as in ``python -m core eval``), and keeps the checker's result
+say otherwise, pictures enlarged to the output size before the checker reads them, as in
+``python -m core eval``), and keeps the checker's result
 of each. Then prints the eval's figures for the pick of:
 - the first draw (no choosing);
 - the shipped judge (``judge``) and each ``--judge`` folder's judge;
@@ -37,20 +37,22 @@ def draw_pool(model: Any, prompts: Sequence[Any], n: int, seed: int, candidates:
               sampling: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per eval prompt (``core.evaluate.EvalPrompt``): every candidate's codes and the
     checker's result of its picture, candidate-major as ``core.reranking.candidate_seeds``
-    orders them. ``sampling``: guidance, temperature, top_k (default: the generator's)."""
+    orders them. ``sampling``: generator params to change (guidance, temperature, top_k);
+    the rest, and the output size, are the generator's defaults."""
     from core.checker import check
+    from core.params import validate_params
     from core.reranking import candidate_seeds
     from core.trained import enlarge
-    from plugins.transformer import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE
+    from plugins.transformer import NAME, OUTPUT_RESAMPLE, TransformerGenerator, sampling_settings
     from plugins.transformer.sampling import draw_from_text, encode_prompts, paint_codes
 
-    sampling = {"guidance": DEFAULT_GUIDANCE, "temperature": DEFAULT_TEMPERATURE, "top_k": 0, **(sampling or {})}
+    params = validate_params(TransformerGenerator.params, sampling, owner=NAME)
     pool, started = [], time.time()
     for item in prompts:
         seeds = candidate_seeds(seed, n, candidates)
         codes = draw_from_text(model.prior, model.tokenizer, encode_prompts([item.prompt] * len(seeds)), seeds,
-                               **sampling)
-        pictures = enlarge(paint_codes(model.tokenizer, codes), 256, "lanczos")
+                               **sampling_settings(params))
+        pictures = enlarge(paint_codes(model.tokenizer, codes), int(params["size"]), OUTPUT_RESAMPLE)
         pool.append({"prompt": item.prompt, "codes": codes.to(torch.int16), "scores": {},
                      "results": [check(picture, item.claim) for picture in pictures]})
         print(f"{time.time() - started:4.0f} s  {item.prompt}", file=sys.stderr, flush=True)
@@ -135,6 +137,7 @@ def choosers(names: Sequence[str], mixes: Sequence[str], n: int, candidates: int
 
 def main(argv: Sequence[str] | None = None) -> int:
     from core.evaluate import EVAL_FAMILIES, eval_prompts
+    from core.errors import UserError
     from plugins.transformer import DEFAULT_CANDIDATES, load_model
 
     parser = argparse.ArgumentParser(prog="python -m plugins.transformer.headroom",
@@ -166,9 +169,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stored = torch.load(args.pool, weights_only=False) if args.pool and args.pool.is_file() else None
     if stored is not None and stored["setting"] != setting:
         parser.error(f"{args.pool} holds draws for {stored['setting']}, not {setting}")
-    pool = stored["pool"] if stored else draw_pool(model, eval_prompts(args.family), args.n, args.seed,
-                                                             args.candidates, sampling)
-    if stored is None:
+    if stored is not None:
+        pool = stored["pool"]
+    else:
+        try:
+            pool = draw_pool(model, eval_prompts(args.family), args.n, args.seed, args.candidates, sampling)
+        except UserError as error:          # a setting out of the generator's range
+            parser.error(str(error))
         add_scores(pool, SHIPPED, model)
     if args.likelihood:
         add_likelihood(pool, model)
