@@ -36,7 +36,7 @@ from PIL import Image
 from scipy import ndimage
 
 from core.corpus.attributes import (COLOR_NAMES, COLORS, NATIVE_SIZE, Claim, LandscapeClaim,
-                                    ShapesClaim)
+                                    ObjectClaim, ShapesClaim)
 from core.corpus.landscapes import (SKY, TERRAIN_COLORS, TREE, TRUNK, WATER_COLORS, lit)
 
 MIN_OBJECT_AREA = 36        # px at 64x64; the smallest corpus shape covers ~85
@@ -190,6 +190,37 @@ def two_object_reading(reading: ShapesReading, claim: ShapesClaim) -> str:
     if (kind[first.color], kind[second.color]) == (second.kind, first.kind):
         return "kinds swapped"
     return "a wrong kind"
+
+
+CLEAR_RELATION = 8          # px: a relation read back only where it holds as clearly as the corpus draws it
+
+
+def shown_claim(reading: ShapesReading, asked: ShapesClaim) -> ShapesClaim | None:
+    """The claim a picture drawn for ``asked`` shows, in the words ``asked`` uses (its
+    background named only if ``asked`` names one, a relation only if it asks for one),
+    or None where no claim says it: no object, a blob, or more than two different ones.
+    Training time only: it teaches the Transformer's judge what its failures show."""
+    objects = reading.objects
+    if not objects or len(objects) > 3 or any(o.kind == "blob" for o in objects):
+        return None
+    background = reading.background if asked.background is not None else None
+    named = [ObjectClaim(o.color, o.kind) for o in objects]
+    try:
+        if len(set(named)) == 1:
+            return ShapesClaim("single" if len(named) == 1 else "count", tuple(named), background)
+        if len(named) != 2:
+            return None
+        a, b = objects
+        if named[1] == asked.objects[0]:        # in the order asked, so a faithful picture shows its claim
+            named, a, b = named[::-1], b, a
+        dx, dy = b.cx - a.cx, b.cy - a.cy
+        if asked.caption_kind == "relation" and max(abs(dx), abs(dy)) >= CLEAR_RELATION:
+            relation = ("left of" if dx > 0 else "right of") if abs(dx) >= abs(dy) else \
+                ("above" if dy > 0 else "below")
+            return ShapesClaim("relation", tuple(named), background, relation)
+        return ShapesClaim("two", tuple(named), background)
+    except ValueError:          # an object read in the background's colour
+        return None
 
 
 # --------------------------------------------------------------------------- landscapes

@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.checker import check, read_landscape, read_shapes, two_object_reading
+from core.checker import (check, check_shapes, read_landscape, read_shapes, shown_claim,
+                          two_object_reading)
 from core.corpus.attributes import (LANDSCAPE_CATEGORIES, SHAPE_CATEGORIES,
                                     LandscapeClaim, ObjectClaim, ShapesClaim)
 from core.corpus.dataset import make_sample, render_claim
@@ -142,3 +143,25 @@ def test_two_object_readings_say_what_a_picture_got_wrong():
     single = ShapesClaim("single", (red_circle,), "white")
     assert two_object_reading(read_shapes(render_claim(single, seed=3)), claim) == "one object"
     assert two_object_reading(read_shapes(Image.new("RGB", (64, 64), "white")), claim) == "no object"
+
+
+def test_shown_claim_says_what_a_picture_holds():
+    """What the judge's hindsight pairs are captioned with: a faithful corpus picture shows
+    what was asked; a mirrored or miscounted one shows the mirror or the count it holds."""
+    same, total = 0, 0
+    for kind in ("single", "count", "two", "relation"):
+        for i, claim in enumerate(_claims(kind, 25, seed=5)):
+            reading = read_shapes(render_claim(claim, seed=i))
+            shown = shown_claim(reading, claim)
+            assert shown is not None and all(check_shapes(reading, shown).values()), (claim, shown)
+            assert (shown.background is None) == (claim.background is None)
+            same += shown == claim
+            total += 1
+    assert same / total >= 0.95, same / total
+    red_circle, blue_square = ObjectClaim("red", "circle"), ObjectClaim("blue", "square")
+    asked = ShapesClaim("relation", (red_circle, blue_square), "white", "left of")
+    mirrored = ImageOps.mirror(render_claim(asked, seed=1))
+    assert shown_claim(read_shapes(mirrored), asked) == dataclasses.replace(asked, relation="right of")
+    three = ShapesClaim("count", (red_circle,) * 3, None)
+    assert shown_claim(read_shapes(render_claim(three, seed=2)), ShapesClaim("single", (red_circle,))) == three
+    assert shown_claim(read_shapes(Image.new("RGB", (64, 64), "white")), asked) is None

@@ -468,9 +468,34 @@ def test_the_judges_hard_pairs_are_pictures_of_opposite_claims():
         assert not all(check(picture, other).values())
 
 
+def test_hindsight_names_a_failed_drawing_for_what_it_shows():
+    """``relabelled``: of two candidates for a relation caption, a faithful corpus picture
+    and its mirror image, the first passes and the second is captioned anew with a claim
+    the checker passes it on and fails the first on; a picture of nothing gives no caption."""
+    from PIL import Image, ImageOps
+
+    from core.checker import check
+    from core.corpus.attributes import ObjectClaim, ShapesClaim
+    from core.corpus.dataset import CaptionedClaim, image_to_tensor, render_claim
+    from plugins.transformer.judge_training import relabelled
+
+    asked = ShapesClaim("relation", (ObjectClaim("red", "circle"), ObjectClaim("blue", "square")), "white",
+                        "left of")
+    faithful = render_claim(asked, seed=1)
+    pictures = [faithful, ImageOps.mirror(faithful), Image.new("RGB", (64, 64), "white")]
+    pixels = torch.stack([(image_to_tensor(p) * 255).round().to(torch.uint8) for p in pictures])[None]
+    scores = torch.tensor([[float(np.mean(list(check(p, asked).values()))) for p in pictures]])
+    assert scores[0, 0] == 1.0 and scores[0, 1] < 1.0
+    [(passing, failures)] = relabelled(pixels, [CaptionedClaim("a red circle left of a blue square", asked)],
+                                       scores, seed=0)
+    assert passing == [0] and [k for k, _ in failures] == [1]
+    caption = failures[0][1]
+    assert "right" in caption and "left" not in caption, caption
+
+
 @pytest.mark.skipif(not SHIPPED, reason="no shipped transformer weights in assets/transformer")
 def test_the_judge_command_teaches_relations_first_when_asked(tmp_path):
-    """``--relation-steps``, ``--pairs`` and ``--coordinates`` at toy size: the written
+    """``--relation-steps``, ``--pairs``, ``--hindsight`` and ``--coordinates`` at toy size: the written
     judge has fixed coordinates and its record says how it did on relation pairs; with
     ``--epochs 0`` the relation steps are all it learns (its held-out record is the one
     taken before the listwise tuning would start)."""
@@ -480,9 +505,9 @@ def test_the_judge_command_teaches_relations_first_when_asked(tmp_path):
            "--coordinates"]
     for epochs in ("1", "0"):
         out = tmp_path / f"judged{epochs}"
-        assert main(toy + ["--out", str(out), "--epochs", epochs, "--pairs", "2"]) == 0
+        assert main(toy + ["--out", str(out), "--epochs", epochs, "--pairs", "2", "--hindsight", "1"]) == 0
         config = read_checkpoint(out).model_config["judge"]
-        assert config["coordinates"] == 1
+        assert config["coordinates"] == 1 and config["training"]["hindsight"] == 1.0
         assert 0.0 <= config["relations"][0]["relation_choices"] <= 1.0 and config["relations"][0]["relation_step"] == 2
         assert (config["held_out"] == config["before"]) == (epochs == "0")
 

@@ -19,7 +19,10 @@ a relation) against the same claim with the relation or the colours swapped: the
 prior's commonest failures, which the drawings alone did not teach the judge to
 see (it chose between swapped relations at chance, model card); ``--relation-pairs``
 adds pairs that swap only the relation, ``--relation-steps`` trains on those alone
-first. ``--coordinates`` gives the judge's grid cells fixed row and column codes,
+first. ``--hindsight W`` adds, for each caption of a step, a passing drawing and a failed
+one against the failed one's own caption: what the checker reads in it, written as the
+corpus writes captions (the prior's failures named for what they are, not corpus pictures).
+``--coordinates`` gives the judge's grid cells fixed row and column codes,
 without which a critic never learned to read relations (the critic's card).
 
 Why not the shared critic: it learned from corpus pictures against counterfactual
@@ -171,6 +174,51 @@ def pair_choices(judge: Any, pixels: torch.Tensor, captions: list[str]) -> float
     return float(torch.cat([matched > other_picture, matched > other_caption]).float().mean())
 
 
+def relabelled(pixels: torch.Tensor, prompts: Sequence[Any], scores: torch.Tensor,
+               seed: int) -> list[tuple[list[int], list[tuple[int, str]]]]:
+    """Per drawn caption (pixels (P, K, 3, R, R) uint8): its candidates the checker passes,
+    and each failed candidate whose picture it reads as another claim
+    (``core.checker.shown_claim``) that no passing candidate also fits, with a caption of
+    what it shows, written as the corpus writes one. Hindsight: the prior's own failures,
+    named for what they are (``--hindsight``)."""
+    import numpy as np
+
+    from core.checker import check_shapes, read_shapes, shown_claim
+    from core.corpus.dataset import write_caption
+
+    rng = np.random.default_rng([seed, 999])
+    found: list[tuple[list[int], list[tuple[int, str]]]] = []
+    for i, prompt in enumerate(prompts):
+        if prompt.claim.family != "shapes":
+            found.append(([], []))
+            continue
+        readings = [read_shapes(picture.permute(1, 2, 0).numpy()) for picture in pixels[i]]
+        passing = [k for k in range(len(readings)) if scores[i, k] >= 1.0]
+        failures = []
+        for k, reading in enumerate(readings):
+            shown = None if k in passing else shown_claim(reading, prompt.claim)
+            if shown is None or shown == prompt.claim or not all(check_shapes(reading, shown).values()) \
+                    or any(all(check_shapes(readings[j], shown).values()) for j in passing):
+                continue
+            failures.append((k, write_caption(shown, rng)))
+        found.append((passing, failures))
+    return found
+
+
+def hindsight_loss(judge: Any, pixels: torch.Tensor, captions: Sequence[str], rows: torch.Tensor,
+                   found: Sequence[tuple[list[int], list[tuple[int, str]]]], rng: Any) -> torch.Tensor | None:
+    """For each caption of ``rows`` with a passing and a relabelled failed candidate
+    (:func:`relabelled`), one of each at random: the caption chooses the passing picture,
+    the failure's caption its own picture, and each picture its own caption (:func:`pair_loss`)."""
+    chosen = [(i, passing[rng.integers(len(passing))], failures[rng.integers(len(failures))])
+              for i in rows.tolist() for passing, failures in [found[i]] if passing and failures]
+    if not chosen:
+        return None
+    pictures = [pixels[i, k] for i, k, _ in chosen] + [pixels[i, k] for i, _, (k, _) in chosen]
+    texts = [captions[i] for i, _, _ in chosen] + [text for _, _, (_, text) in chosen]
+    return pair_loss(judge, torch.stack(pictures).float() / 255, texts)
+
+
 def teach_relations(judge: Any, steps: int, lr: float, seed: int, pairs: int = 32) -> list[dict[str, float]]:
     """Before the listwise tuning: ``steps`` steps of corpus relation claims against the
     same claims with the relation swapped, and nothing else. Mixed into the listwise
@@ -217,10 +265,11 @@ def with_coordinates(judge: Any) -> Any:
 
 def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: torch.Tensor,
                 held_out: dict[str, Any], epochs: int, lr: float, batch: int, temperature: float,
-                seed: int, pairs: int = 0, relation_pairs: int = 0) -> list[dict[str, float]]:
+                seed: int, pairs: int = 0, relation_pairs: int = 0,
+                hindsight: tuple[float, Sequence[Any]] | None = None) -> list[dict[str, float]]:
     """Listwise tuning on the captions whose candidates the checker does not score alike,
-    with ``pairs`` :func:`hard_pairs` a step and ``relation_pairs`` more that swap only
-    the relation."""
+    with ``pairs`` :func:`hard_pairs` a step, ``relation_pairs`` more that swap only
+    the relation, and ``hindsight`` (weight, :func:`relabelled`) pairs of the step's captions."""
     import numpy as np
 
     from core.reranking import listwise_loss
@@ -249,6 +298,9 @@ def train_judge(judge: Any, pixels: torch.Tensor, captions: list[str], scores: t
                 loss = loss + pair_loss(judge, *hard_pairs(pairs, rng))
             if relation_pairs:
                 loss = loss + pair_loss(judge, *hard_pairs(relation_pairs, rng, relation_only=True))
+            if hindsight:
+                relabelled_loss = hindsight_loss(judge, pixels, captions, rows, hindsight[1], rng)
+                loss = loss if relabelled_loss is None else loss + hindsight[0] * relabelled_loss
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -299,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--relation-steps", type=int, default=0,
                         help="steps of corpus relation pairs alone (relation swapped) before the tuning")
     parser.add_argument("--relation-lr", type=float, default=3e-4)
+    parser.add_argument("--hindsight", type=float, default=0.0, metavar="WEIGHT",
+                        help="weight of pairs of a passing drawing and a failed one captioned with what "
+                             "the checker reads in it, one per caption a step (0: none)")
     parser.add_argument("--coordinates", action="store_true",
                         help="give the judge fixed row and column codes for its grid cells")
     parser.add_argument("--drawn", type=Path, help="file to keep the drawings in (read back if it exists; "
@@ -336,9 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         judge = with_coordinates(judge)
     relations = teach_relations(judge, args.relation_steps, args.relation_lr, args.seed) if args.relation_steps else []
     started = time.time()
+    hindsight = (args.hindsight, relabelled(pixels[:split], prompts[:split], scores[:split], args.seed)) \
+        if args.hindsight else None
     log = train_judge(judge, pixels[:split], captions[:split], scores[:split], held_out,
                       args.epochs, args.lr, args.batch, args.temperature, args.seed, args.pairs,
-                      args.relation_pairs)
+                      args.relation_pairs, hindsight)
     record = {"training": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
                            if k not in ("out", "drawn")},
               "train_seconds": round(time.time() - started, 1), "held_out": log[-1], "before": log[0],
