@@ -35,8 +35,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from core.corpus.attributes import (COLOR_NAMES, COLORS, NATIVE_SIZE, Claim, LandscapeClaim,
-                                    ObjectClaim, ShapesClaim)
+from core.corpus.attributes import (COLOR_NAMES, COLORS, NATIVE_SIZE, RELATION_MARGIN, Claim,
+                                    LandscapeClaim, ObjectClaim, ShapesClaim)
 from core.corpus.landscapes import (SKY, TERRAIN_COLORS, TREE, TRUNK, WATER_COLORS, lit)
 
 MIN_OBJECT_AREA = 36        # px at 64x64; the smallest corpus shape covers ~85
@@ -192,9 +192,6 @@ def two_object_reading(reading: ShapesReading, claim: ShapesClaim) -> str:
     return "a wrong kind"
 
 
-CLEAR_RELATION = 8          # px: a relation read back only where it holds as clearly as the corpus draws it
-
-
 def shown_claim(reading: ShapesReading, asked: ShapesClaim) -> ShapesClaim | None:
     """The claim a picture drawn for ``asked`` shows, in the words ``asked`` uses (its
     background named only if ``asked`` names one, a relation only if it asks for one),
@@ -214,7 +211,8 @@ def shown_claim(reading: ShapesReading, asked: ShapesClaim) -> ShapesClaim | Non
         if named[1] == asked.objects[0]:        # in the order asked, so a faithful picture shows its claim
             named, a, b = named[::-1], b, a
         dx, dy = b.cx - a.cx, b.cy - a.cy
-        if asked.caption_kind == "relation" and max(abs(dx), abs(dy)) >= CLEAR_RELATION:
+        # a relation is read back only where it holds as clearly as the corpus draws one
+        if asked.caption_kind == "relation" and max(abs(dx), abs(dy)) >= RELATION_MARGIN:
             relation = ("left of" if dx > 0 else "right of") if abs(dx) >= abs(dy) else \
                 ("above" if dy > 0 else "below")
             return ShapesClaim("relation", tuple(named), background, relation)

@@ -474,7 +474,7 @@ def test_hindsight_names_a_failed_drawing_for_what_it_shows():
     the checker passes it on and fails the first on; a picture of nothing gives no caption."""
     from PIL import Image, ImageOps
 
-    from core.checker import check
+    from core.checker import check, passed_share
     from core.corpus.attributes import ObjectClaim, ShapesClaim
     from core.corpus.dataset import CaptionedClaim, image_to_tensor, render_claim
     from plugins.transformer.judge_training import relabelled
@@ -484,7 +484,7 @@ def test_hindsight_names_a_failed_drawing_for_what_it_shows():
     faithful = render_claim(asked, seed=1)
     pictures = [faithful, ImageOps.mirror(faithful), Image.new("RGB", (64, 64), "white")]
     pixels = torch.stack([(image_to_tensor(p) * 255).round().to(torch.uint8) for p in pictures])[None]
-    scores = torch.tensor([[float(np.mean(list(check(p, asked).values()))) for p in pictures]])
+    scores = torch.tensor([[passed_share(check(p, asked)) for p in pictures]])
     assert scores[0, 0] == 1.0 and scores[0, 1] < 1.0
     [(passing, failures)] = relabelled(pixels, [CaptionedClaim("a red circle left of a blue square", asked)],
                                        scores, seed=0)

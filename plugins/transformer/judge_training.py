@@ -390,9 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.coordinates:
         judge = with_coordinates(judge)
     relations = teach_relations(judge, args.relation_steps, args.relation_lr, args.seed) if args.relation_steps else []
-    started = time.time()
     hindsight = (args.hindsight, relabelled(pixels[:split], prompts[:split], scores[:split], args.seed)) \
         if args.hindsight else None
+    started = time.time()
     log = train_judge(judge, pixels[:split], captions[:split], scores[:split], held_out,
                       args.epochs, args.lr, args.batch, args.temperature, args.seed, args.pairs,
                       args.relation_pairs, hindsight)
